@@ -1,0 +1,1 @@
+"""Pure domain model: values, instruments, orders, fills, positions. No I/O, no asyncio."""
