@@ -1,0 +1,1 @@
+"""Backtest results: statistics (`libra.backtest.stats`) and reports (`libra.backtest.report`)."""

@@ -1,0 +1,113 @@
+"""Build plugin instances from config: the only place that constructs them.
+
+Everything here runs before anything connects, so a bad plugin name or an
+invalid option stops the kernel at boot with a ``ConfigError`` that names the
+field path (``gateways[0].speed``) and lists what is available.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from libra.core.config import GatewayConfig, KernelConfig, StrategyConfig, config_error_from
+from libra.core.errors import ConfigError, PluginError, PluginNotFoundError
+from libra.plugins.base import GatewayPlugin, StrategyPlugin
+from libra.plugins.loader import load_gateway, load_strategy
+
+
+def validate_options(
+    model: type[BaseModel] | None, options: dict[str, Any], where: str
+) -> Any:
+    """Validate plugin options with the plugin's model; plain dict if it has none."""
+    if model is None:
+        return dict(options)
+    try:
+        return model.model_validate(options)
+    except ValidationError as exc:
+        raise config_error_from(exc, None, prefix=where) from None
+
+
+def build_gateway(cfg: GatewayConfig, index: int) -> GatewayPlugin:
+    """Instantiate one configured gateway with validated options."""
+    where = f"gateways[{index}]"
+    cls = _load(load_gateway, cfg.plugin, f"{where}.plugin")
+    options = validate_options(getattr(cls, "config_model", None), cfg.plugin_options(), where)
+    try:
+        gateway = cls(options, gateway_id=cfg.id)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"{where}: gateway plugin {cfg.plugin!r} failed to build: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(gateway, GatewayPlugin):
+        raise ConfigError(f"field {where}.plugin: {cfg.plugin!r} is not a GatewayPlugin")
+    return gateway
+
+
+def build_strategy(cfg: StrategyConfig, index: int) -> tuple[StrategyPlugin, dict[str, Any]]:
+    """Instantiate one configured strategy; return it and its validated params."""
+    where = f"strategies[{index}]"
+    cls = _load(load_strategy, cfg.plugin, f"{where}.plugin")
+    raw = {**cfg.plugin_options(), **cfg.params}
+    validated = validate_options(getattr(cls, "config_model", None), raw, f"{where}.params")
+    params = validated.model_dump() if isinstance(validated, BaseModel) else validated
+    try:
+        strategy = cls(params) if _takes_config(cls) else cls()
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"{where}: strategy plugin {cfg.plugin!r} failed to build: {type(exc).__name__}: {exc}"
+        ) from exc
+    return strategy, params
+
+
+def build_all(
+    config: KernelConfig,
+) -> tuple[dict[str, GatewayPlugin], dict[str, tuple[StrategyPlugin, dict[str, Any]]]]:
+    """Build every enabled gateway and strategy of ``config``."""
+    gateways = {
+        g.id: build_gateway(g, i) for i, g in enumerate(config.gateways) if g.enabled
+    }
+    strategies: dict[str, tuple[StrategyPlugin, dict[str, Any]]] = {}
+    for i, s in enumerate(config.strategies):
+        if not s.enabled:
+            continue
+        if s.gateway is None and len(gateways) != 1:
+            raise ConfigError(
+                f"field strategies[{i}].gateway: required when {len(gateways)} gateways "
+                "are configured",
+                field=f"strategies[{i}].gateway",
+            )
+        if s.gateway is not None and s.gateway not in gateways:
+            raise ConfigError(
+                f"field strategies[{i}].gateway: gateway {s.gateway!r} is disabled",
+                field=f"strategies[{i}].gateway",
+            )
+        strategies[s.id] = build_strategy(s, i)
+    return gateways, strategies
+
+
+def _load(loader: Any, name: str, where: str) -> Any:
+    try:
+        return loader(name)
+    except PluginNotFoundError as exc:
+        raise ConfigError(f"field {where}: {exc}", field=where) from None
+
+
+def _takes_config(cls: type) -> bool:
+    """Return whether the class's constructor accepts a positional config argument."""
+    init = cls.__init__  # type: ignore[misc]
+    if init is object.__init__:
+        return False
+    try:
+        params = list(inspect.signature(init).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
+    )

@@ -1,0 +1,262 @@
+"""StrategyRunner: one strategy's inbox, its callback boundary and its health.
+
+Live and paper: the bus handler puts each event in the runner's bounded inbox
+and the runner's own task drains it, so a slow strategy delays only itself.
+When market data arrives faster than the strategy takes it, the inbox is full
+and market data is conflated (the latest event per topic wins; every event
+replaced is counted as dropped). Order events and fills are never dropped.
+
+Backtest: no task. The backtest engine calls ``drain()`` after each event, in
+timestamp order, so a run is deterministic.
+
+Every callback goes through ``_call``: an exception is logged with the event,
+counted, and after ``max_consecutive_errors`` in a row the strategy stops while
+the rest of the kernel runs on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from libra.plugins.base import StrategyPlugin
+
+_MARKET_KINDS = frozenset({"quote", "trade", "bar", "book"})
+_TICK_KINDS = frozenset({"quote", "trade"})
+
+
+class RunnerState(enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+def overrides(strategy: StrategyPlugin, method: str) -> bool:
+    """Return whether ``strategy``'s class overrides a ``StrategyPlugin`` hook."""
+    return getattr(type(strategy), method) is not getattr(StrategyPlugin, method)
+
+
+class StrategyRunner:
+    """Deliver events to one strategy, isolated from every other strategy."""
+
+    def __init__(
+        self,
+        strategy_id: str,
+        strategy: StrategyPlugin,
+        inbox_size: int = 10_000,
+        max_consecutive_errors: int = 10,
+        drain_batch: int = 256,
+        on_failed: Callable[[StrategyRunner], None] | None = None,
+        commands: Any = None,
+    ) -> None:
+        self.strategy_id = strategy_id
+        self.strategy = strategy
+        self.inbox_size = inbox_size
+        self.max_consecutive_errors = max_consecutive_errors
+        self.drain_batch = drain_batch
+        self._on_failed = on_failed
+        # Orders a callback placed are sent by this task right after it returns.
+        self._commands = commands
+        self.state = RunnerState.CREATED
+        self._inbox: deque[Any] = deque()
+        self._market_queued = 0
+        self._conflated: dict[str, Any] = {}
+        self._wakeup = asyncio.Event()
+        self._waiting = False
+        self._task: asyncio.Task[None] | None = None
+        self._tick_to_on_tick = overrides(strategy, "on_tick")
+        self.events_in = 0
+        self.events_handled = 0
+        self.dropped = 0
+        self.errors = 0
+        self.consecutive_errors = 0
+        self.busy_ns = 0
+        self._log = structlog.get_logger("libra.strategy").bind(strategy_id=strategy_id)
+
+    # -- intake (bus handlers; synchronous) ------------------------------------------------
+
+    @property
+    def depth(self) -> int:
+        """Return how many events wait in the inbox."""
+        return len(self._inbox) + len(self._conflated)
+
+    def on_market_data(self, event: Any) -> None:
+        """Queue one market data event, conflating when the inbox is full."""
+        if self.state is not RunnerState.RUNNING:
+            return
+        self.events_in += 1
+        if self._market_queued < self.inbox_size:
+            self._market_queued += 1
+            self._inbox.append(event)
+        else:
+            topic = event.topic
+            if topic in self._conflated:
+                self.dropped += 1  # the previous latest event of this topic is replaced
+            elif not self._conflated:
+                self._log.warning(
+                    "strategy.lagging", dropped=self.dropped, inbox_size=self.inbox_size
+                )
+            self._conflated[topic] = event
+        if self._waiting:
+            self._wakeup.set()
+
+    def on_order_event(self, event: Any) -> None:
+        """Queue one order event or fill; never dropped."""
+        if self.state not in (RunnerState.RUNNING, RunnerState.CREATED):
+            return
+        self.events_in += 1
+        self._inbox.append(event)
+        if self._waiting:
+            self._wakeup.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, *, own_task: bool = True) -> None:
+        """Accept events; in live mode also start the draining task."""
+        self.state = RunnerState.RUNNING
+        if own_task:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"strategy:{self.strategy_id}"
+            )
+
+    async def stop(self, shutdown_seconds: float) -> None:
+        """Stop intake, let the inbox drain briefly, then call ``shutdown()`` with a timeout."""
+        was_running = self.state is RunnerState.RUNNING
+        if was_running:
+            self.state = RunnerState.STOPPED
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        try:
+            async with asyncio.timeout(shutdown_seconds):
+                await self._call(self.strategy.shutdown, None, "shutdown", count=False)
+        except TimeoutError:
+            self._log.error("strategy.shutdown_timed_out", timeout=shutdown_seconds)
+        self._log.info("strategy.stopped", events=self.events_handled, errors=self.errors,
+                       dropped=self.dropped)
+
+    # -- delivery --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            while self.state is RunnerState.RUNNING:
+                if not self._inbox and not self._conflated:
+                    self._waiting = True
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    self._waiting = False
+                    continue
+                await self.drain(self.drain_batch)
+                # Let other strategies and the feed run between batches.
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise
+
+    async def drain(self, limit: int | None = None) -> int:
+        """Deliver queued events in order; return how many were delivered."""
+        delivered = 0
+        inbox = self._inbox
+        while inbox or self._conflated:
+            if not inbox:
+                inbox.extend(self._conflated.values())
+                self._market_queued += len(self._conflated)
+                self._conflated.clear()
+            event = inbox.popleft()
+            await self.dispatch(event)
+            delivered += 1
+            if self.state is not RunnerState.RUNNING or (limit is not None and delivered >= limit):
+                break
+        return delivered
+
+    async def dispatch(self, event: Any) -> None:
+        """Call the right strategy hook for one event."""
+        kind = getattr(event, "kind", None)
+        strategy = self.strategy
+        if kind in _MARKET_KINDS:
+            self._market_queued -= 1
+            if kind in _TICK_KINDS and self._tick_to_on_tick:
+                await self._call(strategy.on_tick, event, "on_tick")
+            else:
+                await self._call(strategy.on_data, event, "on_data")
+        elif kind == "filled":
+            await self._call(strategy.on_fill, event, "on_fill")
+        else:
+            await self._call(strategy.on_order_update, event, "on_order_update")
+        commands = self._commands
+        if commands is not None and commands.has_pending:
+            await commands.flush()
+
+    async def _call(
+        self,
+        hook: Callable[..., Awaitable[Any]],
+        event: Any,
+        name: str,
+        count: bool = True,
+    ) -> None:
+        started = time.perf_counter_ns()
+        try:
+            if event is None:
+                await hook()
+            else:
+                await hook(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.errors += 1
+            self.consecutive_errors += 1
+            self._log.error(
+                "strategy.callback_failed",
+                callback=name,
+                error=f"{type(exc).__name__}: {exc}",
+                consecutive_errors=self.consecutive_errors,
+                event=_summary(event),
+                exc_info=True,
+            )
+            if count and self.consecutive_errors >= self.max_consecutive_errors:
+                self._fail(name)
+        else:
+            self.consecutive_errors = 0
+        finally:
+            if count:
+                self.events_handled += 1
+            self.busy_ns += time.perf_counter_ns() - started
+
+    def _fail(self, callback: str) -> None:
+        if self.state is RunnerState.FAILED:
+            return
+        self.state = RunnerState.FAILED
+        self._inbox.clear()
+        self._conflated.clear()
+        self._log.error(
+            "strategy.failed",
+            reason=f"{self.consecutive_errors} consecutive errors in {callback}",
+            errors=self.errors,
+        )
+        if self._on_failed is not None:
+            self._on_failed(self)
+
+    def stats(self) -> dict[str, Any]:
+        """Return counters for the heartbeat and metrics."""
+        return {
+            "state": self.state.value,
+            "inbox": self.depth,
+            "events": self.events_handled,
+            "dropped": self.dropped,
+            "errors": self.errors,
+        }
+
+
+def _summary(event: Any) -> Any:
+    if event is None:
+        return None
+    if hasattr(event, "to_dict"):
+        return {k: str(v) for k, v in event.to_dict().items()}
+    return repr(event)[:300]

@@ -1,0 +1,1 @@
+"""Built-in gateways: ``paper`` (simulated venue, replay feed) and ``ccxt`` (real exchanges)."""

@@ -1,0 +1,422 @@
+"""The paper venue's matching: simulated fills against the market data it sees.
+
+Pure logic (no asyncio, no I/O): each call returns the events the venue
+reports, in order. The venue keeps its own copy of every order (as a real venue
+does) and its own balances, so it can be persisted and reconciled like one.
+
+Fill model:
+* market orders fill at the touch (ask for a buy, bid for a sell) when quotes
+  are known, else at the last bar's close (``bar_execution="close"``) or the
+  next bar's open (``"next_open"``), else at the last trade; plus slippage;
+* limit orders fill as takers when marketable on arrival, else rest and fill
+  at their price when the market crosses them: a bar whose low (high) reaches
+  a buy (sell) limit fills it whole (at the open if the bar gapped through), a
+  trade at or through the limit fills up to the trade's size, a quote whose ask
+  (bid) reaches it fills it whole;
+* stop orders trigger when the market reaches the trigger price, then fill as
+  market (stop-market) or become a limit order (stop-limit);
+* IOC fills what it can at once and cancels the rest; FOK fills whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+from libra.gateways.paper.config import PaperGatewayConfig
+from libra.model.fills import Fill
+from libra.model.instrument import Instrument
+from libra.model.order_events import OrderAccepted, OrderCanceled, OrderRejected
+from libra.model.orders import Order, OrderSide, OrderType, TimeInForce
+
+_ZERO = Decimal(0)
+_BPS = Decimal(10_000)
+
+
+class VenueOrder:
+    """The venue's own record of one order."""
+
+    __slots__ = (
+        "activate_at", "client_order_id", "filled", "post_only", "price", "quantity",
+        "reserved", "side", "strategy_id", "symbol", "tif", "trigger_price", "triggered",
+        "type", "venue_order_id",
+    )
+
+    def __init__(self, order: Order, venue_order_id: str, activate_at: int) -> None:
+        self.client_order_id = order.client_order_id
+        self.strategy_id = order.strategy_id
+        self.symbol = order.symbol
+        self.side = order.side
+        self.type = order.type
+        self.quantity = order.quantity
+        self.price = order.price
+        self.trigger_price = order.trigger_price
+        self.tif = order.time_in_force
+        self.post_only = order.post_only
+        self.venue_order_id = venue_order_id
+        self.activate_at = activate_at
+        self.filled = _ZERO
+        self.reserved = _ZERO
+        self.triggered = order.type in (OrderType.MARKET, OrderType.LIMIT)
+
+    @property
+    def leaves(self) -> Decimal:
+        return self.quantity - self.filled
+
+    @property
+    def is_buy(self) -> bool:
+        return self.side is OrderSide.BUY
+
+
+class _Market:
+    __slots__ = ("ask", "bar", "bid", "last")
+
+    def __init__(self) -> None:
+        self.bid: Decimal | None = None
+        self.ask: Decimal | None = None
+        self.last: Decimal | None = None
+        self.bar: Any = None
+
+
+class MatchingEngine:
+    """Simulated exchange state for one paper gateway."""
+
+    def __init__(
+        self,
+        venue: str,
+        config: PaperGatewayConfig,
+        instrument_for: Callable[[str], Instrument],
+        now_ns: Callable[[], int],
+    ) -> None:
+        self.venue = venue
+        self.config = config
+        self._instrument_for = instrument_for
+        self._now = now_ns
+        self.balances: dict[str, Decimal] = dict(config.starting_balances)
+        self.reserved: dict[str, Decimal] = {}
+        self.orders: dict[str, VenueOrder] = {}
+        self.open_orders: dict[str, list[VenueOrder]] = {}
+        self.fills: list[Fill] = []
+        self._markets: dict[str, _Market] = {}
+        self._next_open: list[VenueOrder] = []
+        self._order_seq = 0
+        self._trade_seq = 0
+        self._slip = config.slippage_bps / _BPS
+        self._latency_ns = int(config.latency_ms * 1_000_000)
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def submit(self, order: Order) -> list[Any]:
+        """Accept or reject a new order; fill it at once if it is marketable."""
+        now = self._now()
+        if order.client_order_id in self.orders:
+            return [self._reject(order, "duplicate client order id", now)]
+        instrument = self._instrument_for(order.symbol)
+        market = self._market(order.symbol)
+        reason = self._refuse(order, instrument, market)
+        if reason is not None:
+            return [self._reject(order, reason, now)]
+        self._order_seq += 1
+        vo = VenueOrder(order, f"P-{self._order_seq}", now + self._latency_ns)
+        self.orders[vo.client_order_id] = vo
+        self._reserve(vo, instrument, self._reference_price(vo, market))
+        events: list[Any] = [OrderAccepted(
+            client_order_id=vo.client_order_id, strategy_id=vo.strategy_id, venue=self.venue,
+            symbol=vo.symbol, ts_event=now, venue_order_id=vo.venue_order_id)]
+        if self._latency_ns:
+            self.open_orders.setdefault(vo.symbol, []).append(vo)
+            return events
+        events.extend(self._on_arrival(vo, instrument, market, now))
+        return events
+
+    def cancel(self, client_order_id: str) -> list[Any]:
+        """Cancel a resting order; a cancel of a closed order is refused."""
+        now = self._now()
+        vo = self.orders.get(client_order_id)
+        if vo is None or vo.leaves <= 0 or vo not in self.open_orders.get(vo.symbol, ()):
+            from libra.model.order_events import OrderCancelRejected
+
+            known = self.orders.get(client_order_id)
+            return [OrderCancelRejected(
+                client_order_id=client_order_id,
+                strategy_id=known.strategy_id if known else "",
+                venue=self.venue, symbol=known.symbol if known else "", ts_event=now,
+                reason="order is not open", venue_order_id=known.venue_order_id if known else None,
+            )]
+        return [self._close(vo, now)]
+
+    # -- market data ------------------------------------------------------------------------
+
+    def on_market_data(self, event: Any) -> list[Any]:
+        """Update the venue's view of the market and match resting orders against it."""
+        market = self._market(event.symbol)
+        kind = event.kind
+        if kind == "bar":
+            market.bar = event
+            market.last = event.close
+        elif kind == "quote":
+            market.bid, market.ask = event.bid, event.ask
+            if event.last is not None:
+                market.last = event.last
+        elif kind == "trade":
+            market.last = event.price
+        elif kind == "book":
+            market.bid, market.ask = event.best_bid, event.best_ask
+        resting = self.open_orders.get(event.symbol)
+        if not resting and not self._next_open:
+            return []
+        return self._match(event, market, resting or [])
+
+    def _match(self, event: Any, market: _Market, resting: list[VenueOrder]) -> list[Any]:
+        now = event.ts_event
+        events: list[Any] = []
+        instrument = self._instrument_for(event.symbol)
+        if self._next_open and event.kind == "bar":
+            waiting, self._next_open = self._next_open, []
+            for vo in waiting:
+                if vo.symbol != event.symbol:
+                    self._next_open.append(vo)
+                    continue
+                price = self._slipped(vo, event.open, instrument)
+                events.append(self._fill(vo, vo.leaves, price, "taker", instrument, now))
+        for vo in list(resting):
+            if vo.activate_at > now:
+                continue
+            if vo.activate_at and vo.reserved is not None and vo.activate_at <= now and \
+                    vo.filled == 0 and vo.type is OrderType.MARKET:
+                resting.remove(vo)
+                events.extend(self._on_arrival(vo, instrument, market, now))
+                continue
+            if not vo.triggered:
+                trigger_fill = self._check_trigger(vo, event)
+                if trigger_fill is None:
+                    continue
+                vo.triggered = True
+                if vo.type is OrderType.STOP_MARKET:
+                    resting.remove(vo)
+                    price = self._slipped(vo, trigger_fill, instrument)
+                    events.append(self._fill(vo, vo.leaves, price, "taker", instrument, now))
+                    continue
+            fill = self._cross(vo, event)
+            if fill is not None:
+                quantity, price = fill
+                events.append(self._fill(vo, quantity, price, "maker", instrument, now))
+                if vo.leaves <= 0:
+                    resting.remove(vo)
+        return events
+
+    # -- arrival ----------------------------------------------------------------------------
+
+    def _on_arrival(
+        self, vo: VenueOrder, instrument: Instrument, market: _Market, now: int
+    ) -> list[Any]:
+        if vo.type is OrderType.MARKET:
+            return self._arrive_market(vo, instrument, market, now)
+        if vo.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
+            last = market.last if market.last is not None else market.ask or market.bid
+            if last is not None and self._triggered_by(vo, last):
+                vo.triggered = True
+                if vo.type is OrderType.STOP_MARKET:
+                    return [self._fill(vo, vo.leaves, self._slipped(vo, last, instrument),
+                                       "taker", instrument, now)]
+            else:
+                self.open_orders.setdefault(vo.symbol, []).append(vo)
+                return []
+        return self._arrive_limit(vo, instrument, market, now)
+
+    def _arrive_market(
+        self, vo: VenueOrder, instrument: Instrument, market: _Market, now: int
+    ) -> list[Any]:
+        touch = market.ask if vo.is_buy else market.bid
+        if touch is None and market.bar is not None and self.config.bar_execution == "next_open":
+            self._next_open.append(vo)
+            return []
+        price = touch if touch is not None else market.last
+        assert price is not None  # refused on submit otherwise
+        return [self._fill(vo, vo.leaves, self._slipped(vo, price, instrument), "taker",
+                           instrument, now)]
+
+    def _arrive_limit(
+        self, vo: VenueOrder, instrument: Instrument, market: _Market, now: int
+    ) -> list[Any]:
+        assert vo.price is not None
+        touch = market.ask if vo.is_buy else market.bid
+        if touch is None:
+            touch = market.last
+        marketable = touch is not None and (touch <= vo.price if vo.is_buy else touch >= vo.price)
+        if marketable and vo.post_only:
+            self.orders.pop(vo.client_order_id, None)
+            self._release(vo, vo.leaves)
+            return [self._close(vo, now, rejected="post-only order would take liquidity")]
+        if marketable:
+            assert touch is not None
+            price = min(touch, vo.price) if vo.is_buy else max(touch, vo.price)
+            return [self._fill(vo, vo.leaves, price, "taker", instrument, now)]
+        if vo.tif in (TimeInForce.IOC, TimeInForce.FOK):
+            return [self._close(vo, now)]
+        self.open_orders.setdefault(vo.symbol, []).append(vo)
+        return []
+
+    # -- crossing rules ---------------------------------------------------------------------
+
+    def _triggered_by(self, vo: VenueOrder, price: Decimal) -> bool:
+        assert vo.trigger_price is not None
+        return price >= vo.trigger_price if vo.is_buy else price <= vo.trigger_price
+
+    def _check_trigger(self, vo: VenueOrder, event: Any) -> Decimal | None:
+        """Return the price at which a stop triggers on ``event``, or None."""
+        trigger = vo.trigger_price
+        assert trigger is not None
+        kind = event.kind
+        if kind == "bar":
+            if vo.is_buy and event.high >= trigger:
+                return max(trigger, event.open)
+            if not vo.is_buy and event.low <= trigger:
+                return min(trigger, event.open)
+            return None
+        price = event.price if kind != "quote" else (event.ask if vo.is_buy else event.bid)
+        if price is not None and self._triggered_by(vo, price):
+            return price
+        return None
+
+    def _cross(self, vo: VenueOrder, event: Any) -> tuple[Decimal, Decimal] | None:
+        """Return ``(quantity, price)`` filled for a resting limit order on ``event``."""
+        limit = vo.price
+        if limit is None:
+            return None
+        kind = event.kind
+        buy = vo.is_buy
+        if kind == "bar":
+            if buy and event.low <= limit:
+                return vo.leaves, min(limit, event.open)
+            if not buy and event.high >= limit:
+                return vo.leaves, max(limit, event.open)
+        elif kind == "trade":
+            if (buy and event.price <= limit) or (not buy and event.price >= limit):
+                return min(vo.leaves, event.size), limit
+        elif kind in ("quote", "book"):
+            touch = event.ask if kind == "quote" and buy else (
+                event.bid if kind == "quote" else (event.best_ask if buy else event.best_bid))
+            if touch is not None and ((buy and touch <= limit) or (not buy and touch >= limit)):
+                return vo.leaves, limit
+        return None
+
+    # -- fills, balances --------------------------------------------------------------------
+
+    def _fill(
+        self,
+        vo: VenueOrder,
+        quantity: Decimal,
+        price: Decimal,
+        liquidity: str,
+        instrument: Instrument,
+        now: int,
+    ) -> Fill:
+        self._trade_seq += 1
+        rate = self.config.maker_fee if liquidity == "maker" else self.config.taker_fee
+        notional = quantity * price
+        fee = notional * rate
+        vo.filled += quantity
+        self._release(vo, quantity)
+        base, quote = instrument.base, instrument.quote
+        balances = self.balances
+        if vo.is_buy:
+            balances[quote] = balances.get(quote, _ZERO) - notional - fee
+            balances[base] = balances.get(base, _ZERO) + quantity
+        else:
+            balances[quote] = balances.get(quote, _ZERO) + notional - fee
+            balances[base] = balances.get(base, _ZERO) - quantity
+        fill = Fill(
+            client_order_id=vo.client_order_id, venue_order_id=vo.venue_order_id,
+            trade_id=f"{self.venue}-T{self._trade_seq}", strategy_id=vo.strategy_id,
+            venue=self.venue, symbol=vo.symbol, side=vo.side, quantity=quantity, price=price,
+            fee=fee, fee_currency=quote, liquidity=liquidity,  # type: ignore[arg-type]
+            ts_event=now, ts_recv=now,
+        )
+        self.fills.append(fill)
+        return fill
+
+    def _slipped(self, vo: VenueOrder, price: Decimal, instrument: Instrument) -> Decimal:
+        if not self._slip:
+            return price
+        if vo.is_buy:
+            return instrument.make_price(price * (1 + self._slip), ROUND_CEILING)
+        return instrument.make_price(price * (1 - self._slip), ROUND_FLOOR)
+
+    def _reference_price(self, vo: VenueOrder, market: _Market) -> Decimal:
+        if vo.price is not None:
+            return vo.price
+        touch = market.ask if vo.is_buy else market.bid
+        price = touch or market.last or vo.trigger_price
+        assert price is not None
+        return price * (1 + self._slip) if vo.is_buy else price
+
+    def _refuse(self, order: Order, instrument: Instrument, market: _Market) -> str | None:
+        price = order.price or order.trigger_price or market.ask or market.bid or market.last
+        if price is None:
+            return f"no market data for {order.symbol} yet"
+        if not self.config.check_balances:
+            return None
+        if order.side is OrderSide.BUY:
+            need = order.quantity * price * (1 + self.config.taker_fee + self._slip)
+            free = self._free(instrument.quote)
+            if need > free:
+                return f"insufficient {instrument.quote}: need {need:.8f}, free {free:.8f}"
+        elif not self.config.allow_short:
+            free = self._free(instrument.base)
+            if order.quantity > free:
+                return f"insufficient {instrument.base}: need {order.quantity}, free {free}"
+        return None
+
+    def _free(self, currency: str) -> Decimal:
+        return self.balances.get(currency, _ZERO) - self.reserved.get(currency, _ZERO)
+
+    def _reserve(self, vo: VenueOrder, instrument: Instrument, price: Decimal) -> None:
+        if vo.is_buy:
+            vo.reserved = vo.quantity * price * (1 + self.config.taker_fee)
+            currency = instrument.quote
+        else:
+            vo.reserved = vo.quantity
+            currency = instrument.base
+        self.reserved[currency] = self.reserved.get(currency, _ZERO) + vo.reserved
+
+    def _release(self, vo: VenueOrder, quantity: Decimal) -> None:
+        if not vo.reserved:
+            return
+        instrument = self._instrument_for(vo.symbol)
+        currency = instrument.quote if vo.is_buy else instrument.base
+        share = vo.reserved if quantity >= vo.leaves + quantity else \
+            vo.reserved * quantity / (vo.leaves + quantity)
+        if vo.leaves <= 0:
+            share = vo.reserved
+        vo.reserved -= share
+        self.reserved[currency] = self.reserved.get(currency, _ZERO) - share
+
+    def _close(self, vo: VenueOrder, now: int, rejected: str | None = None) -> Any:
+        resting = self.open_orders.get(vo.symbol)
+        if resting and vo in resting:
+            resting.remove(vo)
+        self._release(vo, vo.leaves)
+        vo.reserved = _ZERO
+        if rejected is not None:
+            return OrderRejected(client_order_id=vo.client_order_id, strategy_id=vo.strategy_id,
+                                 venue=self.venue, symbol=vo.symbol, ts_event=now,
+                                 reason=rejected, venue_order_id=vo.venue_order_id)
+        vo.quantity = vo.filled  # nothing more can fill
+        return OrderCanceled(client_order_id=vo.client_order_id, strategy_id=vo.strategy_id,
+                             venue=self.venue, symbol=vo.symbol, ts_event=now,
+                             venue_order_id=vo.venue_order_id)
+
+    def _reject(self, order: Order, reason: str, now: int) -> OrderRejected:
+        return OrderRejected(client_order_id=order.client_order_id, strategy_id=order.strategy_id,
+                             venue=self.venue, symbol=order.symbol, ts_event=now, reason=reason)
+
+    def _market(self, symbol: str) -> _Market:
+        market = self._markets.get(symbol)
+        if market is None:
+            market = self._markets[symbol] = _Market()
+        return market
+
+    def open_order_ids(self) -> list[str]:
+        return [vo.client_order_id for orders in self.open_orders.values() for vo in orders]

@@ -1,0 +1,264 @@
+"""The published plugin API: ``PluginMetadata``, ``StrategyPlugin``, ``GatewayPlugin``.
+
+These names and their behaviour are a contract with plugin authors (see
+``docs/plugin_development.md``). Some of it is deliberately forgiving:
+
+* a strategy that overrides ``__init__`` without calling ``super().__init__()``
+  still has a working ``self.log`` and working order helpers;
+* a strategy may assign its own ``self.log``;
+* ``PluginMetadata.requires`` is always a tuple, whatever was passed.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from libra.plugins.trading import TradingHelpers
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+
+@dataclass(frozen=True, slots=True)
+class PluginMetadata:
+    """Immutable description of a plugin: identity, version and dependencies."""
+
+    name: str
+    version: str
+    description: str
+    author: str = ""
+    requires: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.requires, tuple):
+            object.__setattr__(self, "requires", tuple(self.requires))
+        if not self.name:
+            raise ValueError(f"invalid plugin name, was {self.name!r}")
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        version: str,
+        description: str,
+        author: str = "",
+        requires: Iterable[str] | None = None,
+    ) -> PluginMetadata:
+        """Build metadata; ``requires`` may be any iterable and is stored as a tuple."""
+        return cls(
+            name=name,
+            version=version,
+            description=description,
+            author=author,
+            requires=tuple(requires or ()),
+        )
+
+
+class _PluginLogger:
+    """``self.log`` for plugins: works without ``super().__init__()`` and may be reassigned."""
+
+    def __get__(self, instance: object | None, owner: type) -> Any:
+        if instance is None:
+            return self
+        log = instance.__dict__.get("_libra_log")
+        if log is None:
+            log = logging.getLogger(f"libra.plugins.{owner.__name__}")
+            instance.__dict__["_libra_log"] = log
+        return log
+
+    def __set__(self, instance: object, value: Any) -> None:
+        instance.__dict__["_libra_log"] = value
+        instance.__dict__["_libra_log_user_set"] = True
+
+
+class StrategyPlugin(TradingHelpers, ABC):
+    """Base class of every strategy plugin.
+
+    Required: ``metadata()``, ``name``, ``symbols``, ``initialize(context)``,
+    ``on_data(data)``. Optional hooks have working defaults. The kernel binds
+    the trading context before ``initialize``; the order helpers inherited from
+    ``TradingHelpers`` (``buy_market``, ``get_position``, ...) use it.
+    """
+
+    #: Optional pydantic model validating the strategy's ``params`` at boot.
+    config_model: ClassVar[type[BaseModel] | None] = None
+
+    log = _PluginLogger()
+
+    @classmethod
+    @abstractmethod
+    def metadata(cls) -> PluginMetadata:
+        """Return this plugin's metadata."""
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Return the strategy's name."""
+
+    @property
+    @abstractmethod
+    def symbols(self) -> list[str]:
+        """Return the symbols this strategy trades, e.g. ``["BTC/USDT"]``."""
+
+    @abstractmethod
+    async def initialize(self, context: dict[str, Any]) -> None:
+        """Prepare the strategy; ``context`` holds bus, cache, clock, config, orders, log."""
+
+    @abstractmethod
+    async def on_data(self, data: Any) -> None:
+        """Handle one market data event for one of ``symbols``."""
+
+    async def on_tick(self, tick: Any) -> None:
+        """Handle a quote or trade; by default it goes to ``on_data``.
+
+        When a strategy overrides this method, the kernel sends quotes and
+        trades here instead of to ``on_data``.
+        """
+        await self.on_data(tick)
+
+    async def on_fill(self, fill: Any) -> None:
+        """Handle a fill of one of this strategy's orders."""
+
+    async def on_order_update(self, event: Any) -> None:
+        """Handle an order event (accepted, rejected, canceled, ...) of this strategy."""
+
+    async def backtest(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Run this strategy over history with LIBRA's backtest runner; return its metrics."""
+        from libra.backtest.api import backtest_strategy
+
+        return await backtest_strategy(self, config)
+
+    async def optimize(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Search this strategy's parameters with LIBRA's optimizer; return ``best_params``."""
+        from libra.backtest.api import optimize_strategy
+
+        return await optimize_strategy(type(self), config)
+
+    async def shutdown(self) -> None:
+        """Release resources; called once when the kernel stops the strategy."""
+
+    def on_save(self) -> dict[str, Any] | None:
+        """Return state to persist (JSON-safe), or ``None`` to persist nothing."""
+        return None
+
+    def on_load(self, state: dict[str, Any]) -> None:
+        """Restore state saved by ``on_save`` before the strategy starts."""
+
+
+#: Receives each event a gateway emits (market data or order events).
+EventSink = Callable[[Any], None]
+
+
+class GatewayPlugin(ABC):
+    """Base class of every gateway plugin: a venue turned into LIBRA events and commands.
+
+    The kernel calls ``bind(on_data, on_order_event)`` before ``connect()``.
+    A gateway emits market data through ``emit_data`` and order lifecycle
+    events (acceptance, rejection, cancel, fills) through ``emit_order_event``;
+    it never raises a venue's "no" at the caller, it emits a rejection.
+    """
+
+    #: Optional pydantic model validating this gateway's options at boot.
+    config_model: ClassVar[type[BaseModel] | None] = None
+
+    log = _PluginLogger()
+
+    def __init__(self, config: Any = None, *, gateway_id: str | None = None) -> None:
+        self.config = config
+        self.id = gateway_id or self.metadata().name
+        self._on_data: EventSink = _discard
+        self._on_order_event: EventSink = _discard
+        self.clock: Any = None
+
+    @classmethod
+    @abstractmethod
+    def metadata(cls) -> PluginMetadata:
+        """Return this plugin's metadata."""
+
+    def bind(
+        self, on_data: EventSink, on_order_event: EventSink, clock: Any = None
+    ) -> None:
+        """Connect the gateway's outputs to the kernel. Do not override."""
+        self._on_data = on_data
+        self._on_order_event = on_order_event
+        if clock is not None:
+            self.clock = clock
+
+    def emit_data(self, event: Any) -> None:
+        """Hand one market data event to the kernel."""
+        self._on_data(event)
+
+    def emit_order_event(self, event: Any) -> None:
+        """Hand one order event or fill to the kernel."""
+        self._on_order_event(event)
+
+    @property
+    def data_venue(self) -> str:
+        """Return the venue name on this gateway's market data topics (its id by default).
+
+        A gateway trading on another gateway's market data (paper on live
+        data) returns that gateway's id, so strategies subscribe to the right
+        topics.
+        """
+        return self.id
+
+    @property
+    def is_connected(self) -> bool:
+        """Return whether the gateway is connected and its streams are healthy."""
+        return True
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Open connections, load instruments; raise ``GatewayError`` if that fails."""
+
+    @abstractmethod
+    async def disconnect(self) -> None:
+        """Close every connection; must be safe to call twice."""
+
+    async def subscribe(self, symbols: Sequence[str], channels: Sequence[str]) -> None:
+        """Start streaming ``channels`` (quote, trade, bar, book) for ``symbols``."""
+        return None
+
+    async def run(self) -> None:
+        """Stream until cancelled; the kernel runs this in a task it owns.
+
+        Gateways whose streams run in their own supervised tasks may keep this
+        default, which returns at once.
+        """
+        return None
+
+    def instruments(self) -> dict[str, Any]:
+        """Return the venue's instruments by symbol (empty if it has none to report)."""
+        return {}
+
+    @abstractmethod
+    async def submit_order(self, order: Any) -> None:
+        """Send ``order`` to the venue; outcomes arrive through ``emit_order_event``."""
+
+    @abstractmethod
+    async def cancel_order(self, order: Any) -> None:
+        """Ask the venue to cancel ``order``; the outcome arrives as an event."""
+
+    async def fetch_open_orders(self, symbols: Sequence[str] | None = None) -> list[Any]:
+        """Return the venue's open orders, for reconciliation."""
+        return []
+
+    async def fetch_order(self, client_order_id: str, symbol: str) -> Any | None:
+        """Return the venue's view of one order by our client id, or ``None`` if unknown."""
+        return None
+
+    async def fetch_fills(self, since_ns: int | None = None) -> list[Any]:
+        """Return the venue's fills since ``since_ns``, for reconciliation."""
+        return []
+
+    async def fetch_balances(self) -> dict[str, Any]:
+        """Return balances by currency, for reconciliation."""
+        return {}
+
+
+def _discard(event: Any) -> None:
+    """Default sink before the kernel binds a gateway: events go nowhere."""

@@ -1,0 +1,331 @@
+"""ExecutionEngine: orders from strategies to gateways, events from gateways to everyone.
+
+Submit path (synchronous, returns at once): build/round -> ``RiskEngine`` ->
+``OrderDenied`` or ``OrderSubmitted`` (persisted before it leaves) -> queued
+command. Commands are flushed to the gateway by the strategy's own task right
+after its callback returns (no task switch on the hot path), or by the
+engine's task for orders placed outside a callback, or by the backtest loop.
+
+Event path: gateway -> ``on_order_event`` -> the order's state machine ->
+portfolio (fills) -> store -> bus (``order.<strategy>.<kind>``) -> the
+strategy's inbox (never dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+import structlog
+
+from libra.core.bus import MessageBus
+from libra.core.cache import Cache
+from libra.core.config import RiskConfig
+from libra.core.errors import InvalidOrderTransition, OverfillError
+from libra.model.fills import Fill
+from libra.model.identifiers import ClientOrderIdGenerator
+from libra.model.instrument import Instrument
+from libra.model.order_events import (
+    OrderCanceled,
+    OrderDenied,
+    OrderPendingCancel,
+    OrderRejected,
+    OrderSubmitted,
+    apply_event,
+)
+from libra.model.orders import Order, OrderStatus
+from libra.trading.orders_api import StrategyOrders
+from libra.trading.portfolio import Portfolio
+from libra.trading.risk import RiskEngine
+
+_ZERO = Decimal(0)
+_SUBMIT, _CANCEL = "submit", "cancel"
+
+
+class OrderStore(Protocol):
+    """What the execution engine needs from persistence (see ``libra.persistence``)."""
+
+    def record_order(self, order: Order) -> None: ...
+
+    def record_event(self, order: Order, event: Any) -> None: ...
+
+
+class ExecutionEngine:
+    """Route orders through risk to gateways and apply what gateways report."""
+
+    def __init__(
+        self,
+        bus: MessageBus,
+        cache: Cache,
+        clock: Any,
+        risk_config: RiskConfig,
+        log_orders: bool = True,
+    ) -> None:
+        self.bus = bus
+        self.cache = cache
+        self.clock = clock
+        self.portfolio = Portfolio()
+        self.risk = RiskEngine(risk_config)
+        self.gateways: dict[str, Any] = {}
+        self.store: OrderStore | None = None
+        self.log_orders = log_orders
+        self._sinks: dict[str, Callable[[Any], None]] = {}
+        self._id_generators: dict[str, ClientOrderIdGenerator] = {}
+        self._pending: deque[tuple[str, Order]] = deque()
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.counts: dict[str, int] = {}
+        self._log = structlog.get_logger("libra.execution")
+
+    # -- wiring -----------------------------------------------------------------------------
+
+    def add_gateway(self, gateway_id: str, gateway: Any) -> None:
+        self.gateways[gateway_id] = gateway
+
+    def register_strategy(self, strategy_id: str, sink: Callable[[Any], None]) -> None:
+        """Deliver this strategy's order events and fills to ``sink``."""
+        self._sinks[strategy_id] = sink
+
+    def orders_api(self, strategy_id: str, gateway_id: str) -> StrategyOrders:
+        """Return the order API bound to one strategy and its gateway."""
+        if strategy_id not in self._id_generators:
+            self._id_generators[strategy_id] = ClientOrderIdGenerator(strategy_id)
+        return StrategyOrders(self, strategy_id, gateway_id)
+
+    def id_generator(self, strategy_id: str) -> ClientOrderIdGenerator:
+        generator = self._id_generators.get(strategy_id)
+        if generator is None:
+            generator = self._id_generators[strategy_id] = ClientOrderIdGenerator(strategy_id)
+        return generator
+
+    def instrument(self, gateway_id: str, symbol: str) -> Instrument:
+        """Return the instrument for ``symbol``; a default one for feeds without precision."""
+        instrument = self.cache.instrument(symbol)
+        if instrument is None:
+            instrument = Instrument.default(symbol, gateway_id)
+            self.cache.add_instrument(instrument)
+            self.portfolio.add_instrument(instrument)
+        return instrument  # type: ignore[no-any-return]
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the task that flushes commands placed outside strategy callbacks."""
+        for instrument in self.cache.instruments.values():
+            self.portfolio.add_instrument(instrument)
+        if self.clock.__class__.__name__ == "SimulatedClock":
+            return
+        self._wakeup = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._flush_loop(), name="execution")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.flush()
+
+    async def _flush_loop(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            await self.flush()
+
+    # -- commands ---------------------------------------------------------------------------
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def submit(self, order: Order) -> Order:
+        """Check ``order`` and queue it for its gateway; a denial is an event, not an error."""
+        now = self.clock.timestamp_ns()
+        instrument = self.instrument(order.venue, order.symbol)
+        position = self.portfolio.position(order.strategy_id, order.symbol)
+        open_orders = sum(1 for o in self.cache.open_orders(order.strategy_id))
+        reason = self.risk.check(
+            order, instrument, self.cache.last_price(order.symbol), position, open_orders, now
+        )
+        self.cache.add_order(order)
+        if reason is not None:
+            order.deny(reason, now)
+            self._count("denied")
+            event = OrderDenied.from_order(order, now, reason=reason)
+            self._record(order, event)
+            if self.log_orders:
+                self._log.warning("order.denied", **_order_fields(order), reason=reason)
+            self._publish(order, event)
+            return order
+        order.submit(now)
+        self._count("submitted")
+        if self.store is not None:
+            self.store.record_order(order)  # the intent is durable before the order leaves
+        if self.log_orders:
+            self._log.info("order.submitted", **_order_fields(order))
+        self._publish(order, OrderSubmitted.from_order(order, now))
+        self._pending.append((_SUBMIT, order))
+        self._wake()
+        return order
+
+    def cancel(self, order: Order) -> bool:
+        """Request the cancel of an open order; return False if it is not open."""
+        if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
+            return False
+        now = self.clock.timestamp_ns()
+        if order.status is OrderStatus.INITIALIZED:
+            return False
+        order.request_cancel(now)
+        event = OrderPendingCancel.from_order(order, now, venue_order_id=order.venue_order_id)
+        self._record(order, event)
+        self._publish(order, event)
+        self._pending.append((_CANCEL, order))
+        self._wake()
+        return True
+
+    def cancel_all_open_orders(self, strategy_id: str | None = None) -> int:
+        """Request the cancel of every open order (of one strategy); return how many."""
+        return sum(1 for o in self.cache.open_orders(strategy_id) if self.cancel(o))
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def flush(self) -> None:
+        """Send every queued command to its gateway, in order."""
+        pending = self._pending
+        while pending:
+            command, order = pending.popleft()
+            gateway = self.gateways.get(order.venue)
+            try:
+                if gateway is None:
+                    raise LookupError(f"no gateway {order.venue!r}")
+                if command == _SUBMIT:
+                    await gateway.submit_order(order)
+                else:
+                    await gateway.cancel_order(order)
+            except Exception as exc:
+                self._on_command_failed(command, order, exc)
+
+    def _on_command_failed(self, command: str, order: Order, exc: Exception) -> None:
+        reason = f"gateway error: {type(exc).__name__}: {exc}"
+        self._log.error(f"order.{command}_failed", **_order_fields(order), error=reason)
+        now = self.clock.timestamp_ns()
+        if command == _SUBMIT:
+            self.on_order_event(OrderRejected.from_order(order, now, reason=reason))
+        else:
+            from libra.model.order_events import OrderCancelRejected
+
+            self.on_order_event(
+                OrderCancelRejected.from_order(
+                    order, now, reason=reason, venue_order_id=order.venue_order_id
+                )
+            )
+
+    # -- events from gateways ---------------------------------------------------------------
+
+    def on_order_event(self, event: Any) -> None:
+        """Apply one order event or fill reported by a gateway (the gateways' sink)."""
+        order = self.cache.order(event.client_order_id)
+        if order is None:
+            self._count("unknown")
+            self._log.warning("order.unknown_event", event_kind=event.kind,
+                              client_order_id=event.client_order_id, venue=event.venue)
+            self.bus.publish("order.unknown", event)
+            return
+        try:
+            changed = apply_event(order, event)
+        except (InvalidOrderTransition, OverfillError) as exc:
+            self._count("invalid")
+            self._log.warning("order.event_refused", **_order_fields(order),
+                              event_kind=event.kind, error=str(exc))
+            return
+        if not changed:
+            self._count("duplicate")
+            return
+        kind = event.kind
+        self._count(kind)
+        if kind == "filled":
+            self._on_fill(order, event)
+        elif self.log_orders:
+            extra = {"reason": event.reason} if hasattr(event, "reason") else {}
+            self._log.info(f"order.{kind}", **_order_fields(order), **extra)
+        self._record(order, event)
+        self._publish(order, event)
+
+    def _on_fill(self, order: Order, fill: Fill) -> None:
+        position = self.portfolio.apply_fill(fill)
+        if self.log_orders:
+            self._log.info(
+                "order.filled", **_order_fields(order), fill_quantity=str(fill.quantity),
+                fill_price=str(fill.price), fee=str(fill.fee), trade_id=fill.trade_id,
+                position=str(position.quantity), realized_pnl=str(position.realized_pnl),
+            )
+        self.risk.on_pnl(self.total_pnl(), self.clock.timestamp_ns())
+
+    def _record(self, order: Order, event: Any) -> None:
+        if self.store is not None:
+            self.store.record_event(order, event)
+
+    def _publish(self, order: Order, event: Any) -> None:
+        self.bus.publish(event.topic, event)
+        sink = self._sinks.get(order.strategy_id)
+        if sink is not None:
+            sink(event)
+
+    def _count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    # -- market data and summaries ----------------------------------------------------------
+
+    def on_market_data(self, event: Any) -> None:
+        """Mark positions to market (a bus handler)."""
+        price = event.price
+        if price is not None:
+            self.portfolio.mark(event.symbol, price)
+
+    def total_pnl(self) -> Decimal:
+        """Return realized + unrealized - fees over every position, in their quote currencies."""
+        total = _ZERO
+        for position in self.portfolio.positions():
+            total += position.net_realized_pnl + self.portfolio.unrealized_pnl_of(position)
+        return total
+
+    def summary(self) -> dict[str, Any]:
+        """Return orders, positions and PnL as plain data (heartbeat, status)."""
+        positions = {
+            f"{p.strategy_id}:{p.symbol}": {
+                "quantity": str(p.quantity),
+                "avg_entry_price": str(p.avg_entry_price),
+                "realized_pnl": str(p.realized_pnl),
+                "unrealized_pnl": str(self.portfolio.unrealized_pnl_of(p)),
+                "fees": str(p.fees),
+            }
+            for p in self.portfolio.positions()
+        }
+        return {
+            "orders": dict(self.counts),
+            "open_orders": len(self.cache.open_orders()),
+            "positions": positions,
+            "pnl": str(self.total_pnl()),
+            "risk": self.risk.snapshot(),
+        }
+
+
+def _order_fields(order: Order) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id,
+        "strategy_id": order.strategy_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "order_type": order.type.value,
+        "quantity": str(order.quantity),
+        "price": None if order.price is None else str(order.price),
+        "status": order.status.value,
+    }
+
+
+__all__ = ["ExecutionEngine", "OrderCanceled"]

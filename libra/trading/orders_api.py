@@ -1,0 +1,152 @@
+"""StrategyOrders: the order API of one strategy (``context["orders"]`` and the helpers).
+
+Every method returns at once; outcomes (accepted, filled, denied, ...) arrive
+as events in ``on_order_update`` / ``on_fill``. Quantities are rounded down to
+the instrument's lot size and prices to its tick size before the risk check.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import TYPE_CHECKING, Any
+
+from libra.model.numbers import to_decimal
+from libra.model.orders import Order, OrderSide, OrderType, TimeInForce
+from libra.model.positions import Position
+
+if TYPE_CHECKING:
+    from libra.trading.execution import ExecutionEngine
+
+Number = Decimal | str | int
+
+
+class StrategyOrders:
+    """Order placement and position queries scoped to one strategy and its gateway."""
+
+    def __init__(self, engine: ExecutionEngine, strategy_id: str, gateway_id: str) -> None:
+        self._engine = engine
+        self.strategy_id = strategy_id
+        self.gateway_id = gateway_id
+
+    # -- building ---------------------------------------------------------------------------
+
+    def create(
+        self,
+        symbol: str,
+        side: OrderSide | str,
+        quantity: Number,
+        type: OrderType | str = OrderType.MARKET,
+        price: Number | None = None,
+        trigger_price: Number | None = None,
+        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        post_only: bool = False,
+        reduce_only: bool = False,
+    ) -> Order:
+        """Build an order (not yet submitted), rounded to the instrument's precision."""
+        engine = self._engine
+        instrument = engine.instrument(self.gateway_id, symbol)
+        side = OrderSide(side)
+        qty = instrument.make_quantity(to_decimal(quantity, name="quantity"))
+        # Round prices toward the passive side so rounding never makes an order more aggressive.
+        rounding = ROUND_FLOOR if side is OrderSide.BUY else ROUND_CEILING
+        px = None if price is None else instrument.make_price(
+            to_decimal(price, name="price"), rounding)
+        trigger = None if trigger_price is None else instrument.make_price(
+            to_decimal(trigger_price, name="trigger_price"))
+        return Order(
+            client_order_id=engine.id_generator(self.strategy_id).next(),
+            strategy_id=self.strategy_id,
+            venue=self.gateway_id,
+            symbol=symbol,
+            side=side,
+            type=OrderType(type),
+            quantity=qty,
+            price=px,
+            trigger_price=trigger,
+            time_in_force=TimeInForce(time_in_force),
+            post_only=post_only,
+            reduce_only=reduce_only,
+            ts_init=engine.clock.timestamp_ns(),
+        )
+
+    # -- placing ----------------------------------------------------------------------------
+
+    def submit_order(self, order: Order | None = None, **spec: Any) -> Order:
+        """Submit a built order, or build one from keywords (as ``create``) and submit it."""
+        if order is None:
+            order = self.create(**spec)
+        elif spec:
+            raise TypeError("pass an order or keywords, not both")
+        if order.strategy_id != self.strategy_id:
+            raise ValueError(
+                f"order {order.client_order_id} belongs to {order.strategy_id}, "
+                f"not {self.strategy_id}"
+            )
+        return self._engine.submit(order)
+
+    def buy(self, symbol: str, quantity: Number, price: Number | None = None,
+            **options: Any) -> Order:
+        """Buy at market, or at a limit when ``price`` is given."""
+        order_type = OrderType.MARKET if price is None else OrderType.LIMIT
+        return self.submit_order(symbol=symbol, side=OrderSide.BUY, quantity=quantity,
+                                 type=options.pop("type", order_type), price=price, **options)
+
+    def sell(self, symbol: str, quantity: Number, price: Number | None = None,
+             **options: Any) -> Order:
+        """Sell at market, or at a limit when ``price`` is given."""
+        order_type = OrderType.MARKET if price is None else OrderType.LIMIT
+        return self.submit_order(symbol=symbol, side=OrderSide.SELL, quantity=quantity,
+                                 type=options.pop("type", order_type), price=price, **options)
+
+    def buy_market(self, symbol: str, quantity: Number, **options: Any) -> Order:
+        return self.buy(symbol, quantity, **options)
+
+    def sell_market(self, symbol: str, quantity: Number, **options: Any) -> Order:
+        return self.sell(symbol, quantity, **options)
+
+    def buy_limit(self, symbol: str, quantity: Number, price: Number, **options: Any) -> Order:
+        return self.buy(symbol, quantity, price, **options)
+
+    def sell_limit(self, symbol: str, quantity: Number, price: Number, **options: Any) -> Order:
+        return self.sell(symbol, quantity, price, **options)
+
+    def cancel_order(self, order_or_id: Order | str) -> bool:
+        """Request the cancel of one of this strategy's open orders."""
+        order = order_or_id
+        if isinstance(order_or_id, str):
+            order = self._engine.cache.order(order_or_id)
+            if order is None:
+                raise KeyError(f"no order {order_or_id!r}")
+        assert isinstance(order, Order)
+        if order.strategy_id != self.strategy_id:
+            raise ValueError(f"order {order.client_order_id} belongs to {order.strategy_id}")
+        return self._engine.cancel(order)
+
+    def cancel_all_orders(self, symbol: str | None = None) -> int:
+        """Request the cancel of every open order of this strategy; return how many."""
+        orders = self._engine.cache.open_orders(self.strategy_id, symbol)
+        return sum(1 for order in orders if self._engine.cancel(order))
+
+    def close_position(self, symbol: str, **options: Any) -> Order | None:
+        """Flatten the position with a reduce-only market order; ``None`` if already flat."""
+        position = self.get_position(symbol)
+        if position.is_flat:
+            return None
+        side = OrderSide.SELL if position.is_long else OrderSide.BUY
+        return self.submit_order(symbol=symbol, side=side, quantity=abs(position.quantity),
+                                 reduce_only=True, **options)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def get_position(self, symbol: str) -> Position:
+        """Return the position in ``symbol`` (a flat one if never traded)."""
+        position = self._engine.portfolio.position(self.strategy_id, symbol)
+        if position is None:
+            instrument = self._engine.instrument(self.gateway_id, symbol)
+            position = Position(strategy_id=self.strategy_id, venue=self.gateway_id,
+                                symbol=symbol, base=instrument.base, quote=instrument.quote)
+        return position
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Return this strategy's open orders."""
+        return self._engine.cache.open_orders(self.strategy_id, symbol)  # type: ignore[no-any-return]

@@ -1,0 +1,229 @@
+"""RiskEngine: every order is checked here before it leaves the process.
+
+A check returns the reason an order is denied, or ``None``. Denials become
+``OrderDenied`` events for the strategy; the strategy never sees an exception.
+
+Trading state: ACTIVE (everything passes the limits), REDUCING (only orders
+that reduce a position pass), HALTED (nothing passes). The daily loss limit
+switches to HALTED; an operator can switch back at run time.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from libra.core.config import RiskConfig
+from libra.model.instrument import Instrument
+from libra.model.orders import Order, OrderSide
+from libra.model.positions import Position
+
+_NS_PER_DAY = 86_400_000_000_000
+_ZERO = Decimal(0)
+
+
+class TradingState(enum.Enum):
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"
+
+
+class _RateLimiter:
+    """At most ``rate`` events in any one-second window."""
+
+    __slots__ = ("limit", "window")
+
+    def __init__(self, rate: float) -> None:
+        self.limit = max(1, int(rate))
+        self.window: deque[int] = deque()
+
+    def allow(self, now_ns: int) -> bool:
+        window = self.window
+        cutoff = now_ns - 1_000_000_000
+        while window and window[0] <= cutoff:
+            window.popleft()
+        if len(window) >= self.limit:
+            return False
+        window.append(now_ns)
+        return True
+
+
+class RiskEngine:
+    """Pre-trade checks and the trading state switch."""
+
+    def __init__(self, config: RiskConfig) -> None:
+        self.config = config
+        self.state = TradingState(config.trading_state)
+        self._global_rate = (
+            _RateLimiter(config.max_orders_per_second_global)
+            if config.max_orders_per_second_global
+            else None
+        )
+        self._strategy_rates: dict[str, _RateLimiter] = {}
+        self._day: int | None = None
+        self._day_start_pnl = _ZERO
+        self.denials: dict[str, int] = {}
+        self._log = structlog.get_logger("libra.risk")
+
+    def set_state(self, state: TradingState | str, reason: str = "operator") -> None:
+        """Switch the trading state (ACTIVE / REDUCING / HALTED)."""
+        new = TradingState(state)
+        if new is not self.state:
+            self._log.warning("risk.trading_state_changed", from_state=self.state.value,
+                              to_state=new.value, reason=reason)
+            self.state = new
+
+    def update_config(self, config: RiskConfig) -> None:
+        """Apply new limits (a reload); the trading state follows only an explicit change."""
+        old_state = self.config.trading_state
+        self.config = config
+        if config.trading_state != old_state:
+            self.set_state(config.trading_state, reason="config reload")
+        self._global_rate = (
+            _RateLimiter(config.max_orders_per_second_global)
+            if config.max_orders_per_second_global
+            else None
+        )
+        self._strategy_rates.clear()
+
+    def check(
+        self,
+        order: Order,
+        instrument: Instrument,
+        last_price: Decimal | None,
+        position: Position | None,
+        open_orders: int,
+        now_ns: int,
+    ) -> str | None:
+        """Return why ``order`` is denied, or ``None`` when it may be sent."""
+        reason = self._check(order, instrument, last_price, position, open_orders, now_ns)
+        if reason is not None:
+            rule = reason.split(":", 1)[0]
+            self.denials[rule] = self.denials.get(rule, 0) + 1
+        return reason
+
+    def _check(
+        self,
+        order: Order,
+        instrument: Instrument,
+        last_price: Decimal | None,
+        position: Position | None,
+        open_orders: int,
+        now_ns: int,
+    ) -> str | None:
+        reason = self._check_state(order, position)
+        if reason is not None:
+            return reason
+        price = order.price if order.price is not None else (order.trigger_price or last_price)
+        problem = instrument.check_order(order.quantity, order.price)
+        if problem is None and order.price is None and price is not None:
+            problem = instrument.check_notional(order.quantity * price)
+        if problem is not None:
+            return f"instrument: {problem}"
+        reason = self._check_order_size(order, price)
+        if reason is not None:
+            return reason
+        reason = self._check_position(order, position, price)
+        if reason is not None:
+            return reason
+        cfg = self.config
+        if cfg.max_open_orders is not None and open_orders >= cfg.max_open_orders:
+            return f"max_open_orders: {open_orders} orders already open"
+        reason = self._check_price_band(order, last_price)
+        if reason is not None:
+            return reason
+        return self._check_rates(order.strategy_id, now_ns)
+
+    def _check_state(self, order: Order, position: Position | None) -> str | None:
+        reducing = _reduces(order, position)
+        if self.state is TradingState.HALTED:
+            return "trading_halted: trading state is HALTED"
+        if self.state is TradingState.REDUCING and not reducing:
+            return "trading_reducing: only position-reducing orders pass in REDUCING state"
+        if order.reduce_only and not reducing:
+            return "reduce_only: order would not reduce the position"
+        return None
+
+    def _check_order_size(self, order: Order, price: Decimal | None) -> str | None:
+        cfg = self.config
+        if cfg.max_order_quantity is not None and order.quantity > cfg.max_order_quantity:
+            return (f"max_order_quantity: quantity {order.quantity} exceeds "
+                    f"{cfg.max_order_quantity}")
+        if cfg.max_order_notional is not None:
+            if price is None:
+                return "max_order_notional: no price known to value the order"
+            notional = order.quantity * price
+            if notional > cfg.max_order_notional:
+                return f"max_order_notional: notional {notional} exceeds {cfg.max_order_notional}"
+        return None
+
+    def _check_position(
+        self, order: Order, position: Position | None, price: Decimal | None
+    ) -> str | None:
+        cfg = self.config
+        if cfg.max_position_quantity is None and cfg.max_position_notional is None:
+            return None
+        current = position.quantity if position is not None else _ZERO
+        after = abs(current + order.quantity * order.side.sign)
+        if after <= abs(current):
+            return None  # reducing orders never breach a position limit
+        if cfg.max_position_quantity is not None and after > cfg.max_position_quantity:
+            return (f"max_position_quantity: position would be {after}, "
+                    f"limit {cfg.max_position_quantity}")
+        if cfg.max_position_notional is not None and price is not None:
+            notional = after * price
+            if notional > cfg.max_position_notional:
+                return (f"max_position_notional: position would be worth {notional}, "
+                        f"limit {cfg.max_position_notional}")
+        return None
+
+    def _check_price_band(self, order: Order, last_price: Decimal | None) -> str | None:
+        band = self.config.price_band
+        if band is None or last_price is None or not last_price:
+            return None
+        for label, price in (("price", order.price), ("trigger_price", order.trigger_price)):
+            if price is not None and abs(price - last_price) / last_price > band:
+                return (f"price_band: {label} {price} is more than {band:%} "
+                        f"from the last price {last_price}")
+        return None
+
+    def _check_rates(self, strategy_id: str, now_ns: int) -> str | None:
+        rate = self.config.max_orders_per_second
+        if rate is not None:
+            limiter = self._strategy_rates.get(strategy_id)
+            if limiter is None:
+                limiter = self._strategy_rates[strategy_id] = _RateLimiter(rate)
+            if not limiter.allow(now_ns):
+                return f"rate_limit: more than {rate} orders per second for {strategy_id}"
+        if self._global_rate is not None and not self._global_rate.allow(now_ns):
+            return f"rate_limit_global: more than {self._global_rate.limit} orders per second"
+        return None
+
+    def on_pnl(self, total_pnl: Decimal, now_ns: int) -> None:
+        """Track the day's PnL; breach of the daily loss limit halts trading."""
+        day = now_ns // _NS_PER_DAY
+        if day != self._day:
+            self._day = day
+            self._day_start_pnl = total_pnl
+            return
+        limit = self.config.daily_loss_limit
+        if limit is None or self.state is TradingState.HALTED:
+            return
+        loss = self._day_start_pnl - total_pnl
+        if loss >= limit:
+            self.set_state(TradingState.HALTED, reason=f"daily loss {loss} reached limit {limit}")
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"trading_state": self.state.value, "denials": dict(self.denials)}
+
+
+def _reduces(order: Order, position: Position | None) -> bool:
+    if position is None or position.quantity == 0:
+        return False
+    if position.quantity > 0:
+        return order.side is OrderSide.SELL and order.quantity <= position.quantity
+    return order.side is OrderSide.BUY and order.quantity <= -position.quantity
