@@ -7,6 +7,7 @@ field path (``gateways[0].speed``) and lists what is available.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from typing import Any
 
@@ -93,10 +94,29 @@ def build_all(
 
 
 def _load(loader: Any, name: str, where: str) -> Any:
+    if ":" in name:
+        base = StrategyPlugin if loader is load_strategy else GatewayPlugin
+        return import_plugin_class(name, base, where)
     try:
         return loader(name)
     except PluginNotFoundError as exc:
         raise ConfigError(f"field {where}: {exc}", field=where) from None
+
+
+def import_plugin_class(path: str, base: type, where: str) -> type:
+    """Import ``"package.module:Class"`` (an entry point value) for a plugin not installed
+    as a package, e.g. while developing it."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"field {where}: cannot import {path!r}: {type(exc).__name__}: {exc}", field=where
+        ) from None
+    if not isinstance(cls, type) or not issubclass(cls, base):
+        raise ConfigError(f"field {where}: {path!r} is not a {base.__name__}", field=where)
+    return cls
 
 
 def _takes_config(cls: type) -> bool:

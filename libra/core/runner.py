@@ -159,6 +159,10 @@ class StrategyRunner:
                 await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
+        except Exception:
+            # A bug in delivery itself must not end the strategy silently.
+            self._log.exception("strategy.runner_crashed")
+            self.state = RunnerState.FAILED
 
     async def drain(self, limit: int | None = None) -> int:
         """Deliver queued events in order; return how many were delivered."""
@@ -217,7 +221,7 @@ class StrategyRunner:
                 callback=name,
                 error=f"{type(exc).__name__}: {exc}",
                 consecutive_errors=self.consecutive_errors,
-                event=_summary(event),
+                data=_summary(event),
                 exc_info=True,
             )
             if count and self.consecutive_errors >= self.max_consecutive_errors:

@@ -85,7 +85,7 @@ def _timestamp_index(table: Table) -> int:
 def picker(indices: Sequence[int | None]) -> Picker:
     """Return a function taking one raw row to the tuple of wanted fields (None if absent)."""
     if all(i is not None for i in indices):
-        return itemgetter(*indices)  # type: ignore[arg-type]
+        return itemgetter(*indices)
     present = [(slot, i) for slot, i in enumerate(indices) if i is not None]
     width = len(indices)
 

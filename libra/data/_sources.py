@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import csv
 import gzip
+import importlib
 import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from itertools import repeat
 from pathlib import Path
 from typing import IO, Any
@@ -47,7 +47,7 @@ class Table:
     header: list[str] | None
     width: int
     columns: list[list[Any]] | None = None
-    row_list: list[Sequence[Any]] = field(default_factory=list)
+    row_list: Sequence[Sequence[Any]] = field(default_factory=list)
     ns_column: str | None = None
 
     def rows(self) -> Iterator[Sequence[Any]]:
@@ -110,14 +110,14 @@ def open_table(path: Path) -> Table:
 
 def _open_text(path: Path, compressed: bool) -> IO[str]:
     if compressed:
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return path.open("r", encoding="utf-8-sig", newline="")
 
 
 def _read_json(source: str, text: str) -> Table:
-    # Numbers are parsed straight from the JSON text into Decimal: no float step at all.
+    # Numbers stay as their JSON text (no float step at all); the loaders make the Decimals.
     try:
-        data = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+        data = json.loads(text, parse_float=str, parse_constant=str)
     except json.JSONDecodeError as error:
         raise DataFormatError(f"{source}: invalid JSON ({error})", source=source) from None
     if not isinstance(data, list):
@@ -196,23 +196,18 @@ def _is_header(row: Sequence[str]) -> bool:
 def _read_arrow(path: Path, kind: str) -> Table:
     source = str(path)
     try:
-        if kind == "parquet":
-            import pyarrow.parquet as reader_module
-
-            table = reader_module.read_table(path)
-        else:
-            import pyarrow.feather as reader_module
-
-            table = reader_module.read_table(path)
+        reader = importlib.import_module(
+            "pyarrow.parquet" if kind == "parquet" else "pyarrow.feather"
+        )
     except ImportError:
         message = f"reading {kind} files ({source}) needs pyarrow: {PYARROW_HINT}"
         raise ImportError(message) from None
+    table = reader.read_table(path)
     return _arrow_columns(source, kind, table)
 
 
 def _arrow_columns(source: str, kind: str, table: Any) -> Table:
-    import pyarrow as pa
-
+    pa = importlib.import_module("pyarrow")
     header: list[str] = []
     columns: list[list[Any]] = []
     ns_column: str | None = None

@@ -113,6 +113,9 @@ class SmaCross(StrategyPlugin):
     async def on_fill(self, fill: Any) -> None:
         self.fills += 1
 
+    async def shutdown(self) -> None:
+        self.log.info("sma_cross shutting down: signals=%d fills=%d", self.signals, self.fills)
+
     def on_save(self) -> dict[str, Any]:
         return {"signals": self.signals, "fills": self.fills}
 
