@@ -69,8 +69,14 @@ def build_strategy(cfg: StrategyConfig, index: int) -> tuple[StrategyPlugin, dic
 
 def build_all(
     config: KernelConfig,
+    instances: dict[str, StrategyPlugin] | None = None,
 ) -> tuple[dict[str, GatewayPlugin], dict[str, tuple[StrategyPlugin, dict[str, Any]]]]:
-    """Build every enabled gateway and strategy of ``config``."""
+    """Build every enabled gateway and strategy of ``config``.
+
+    ``instances`` supplies ready strategy objects by strategy id (a strategy's own
+    ``backtest()``, the optimizer); their ``params`` are passed through as given.
+    """
+    instances = instances or {}
     gateways = {
         g.id: build_gateway(g, i) for i, g in enumerate(config.gateways) if g.enabled
     }
@@ -89,7 +95,10 @@ def build_all(
                 f"field strategies[{i}].gateway: gateway {s.gateway!r} is disabled",
                 field=f"strategies[{i}].gateway",
             )
-        strategies[s.id] = build_strategy(s, i)
+        if s.id in instances:
+            strategies[s.id] = (instances[s.id], {**s.plugin_options(), **s.params})
+        else:
+            strategies[s.id] = build_strategy(s, i)
     return gateways, strategies
 
 

@@ -26,6 +26,7 @@ class Cache:
         self.last_prices: dict[str, Any] = {}
         self._bars: dict[tuple[str, str], deque[Bar]] = {}
         self.orders: dict[str, Any] = {}
+        self._open_orders: dict[str, Any] = {}
         self.positions: dict[tuple[str, str], Any] = {}
         self.balances: dict[str, dict[str, Any]] = {}
         self.events_seen = 0
@@ -84,6 +85,14 @@ class Cache:
 
     def add_order(self, order: Any) -> None:
         self.orders[order.client_order_id] = order
+        self.update_order(order)
+
+    def update_order(self, order: Any) -> None:
+        """Keep the open-order index right after ``order`` changed status."""
+        if order.is_open:
+            self._open_orders[order.client_order_id] = order
+        else:
+            self._open_orders.pop(order.client_order_id, None)
 
     def order(self, client_order_id: str) -> Any:
         return self.orders.get(client_order_id)
@@ -92,8 +101,7 @@ class Cache:
         """Return open orders, optionally of one strategy and/or symbol."""
         return [
             o
-            for o in self.orders.values()
-            if o.is_open
-            and (strategy_id is None or o.strategy_id == strategy_id)
+            for o in self._open_orders.values()
+            if (strategy_id is None or o.strategy_id == strategy_id)
             and (symbol is None or o.symbol == symbol)
         ]

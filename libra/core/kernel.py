@@ -35,8 +35,13 @@ _HEARTBEAT_TIMER = "kernel.heartbeat"
 class TradingKernel:
     """Build and run gateways and strategies from a ``KernelConfig``."""
 
-    def __init__(self, config: KernelConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: KernelConfig | None = None,
+        strategy_instances: dict[str, StrategyPlugin] | None = None,
+    ) -> None:
         self.config = config or KernelConfig()
+        self._strategy_instances = strategy_instances or {}
         self.name = self.config.kernel.name
         self.environment = self.config.environment
         self.is_backtest = self.environment == "backtest"
@@ -99,7 +104,7 @@ class TradingKernel:
         """Validate plugin names and options and build every component (no I/O)."""
         if self.state != "created":
             return
-        gateways, strategies = build_all(self.config)
+        gateways, strategies = build_all(self.config, self._strategy_instances)
         self.gateways = gateways
         bus_cfg = self.config.bus
         default_gateway = next(iter(gateways), None)

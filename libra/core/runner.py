@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -64,6 +63,11 @@ class StrategyRunner:
         self._on_failed = on_failed
         # Orders a callback placed are sent by this task right after it returns.
         self._commands = commands
+        self._pending: Any = commands.pending if commands is not None else ()
+        self._hooks: dict[str, Callable[[Any], Awaitable[Any]]] = {
+            name: getattr(strategy, name)
+            for name in ("on_data", "on_tick", "on_fill", "on_order_update")
+        }
         self.state = RunnerState.CREATED
         self._inbox: deque[Any] = deque()
         self._market_queued = 0
@@ -77,7 +81,6 @@ class StrategyRunner:
         self.dropped = 0
         self.errors = 0
         self.consecutive_errors = 0
-        self.busy_ns = 0
         self._log = structlog.get_logger("libra.strategy").bind(strategy_id=strategy_id)
 
     # -- intake (bus handlers; synchronous) ------------------------------------------------
@@ -137,7 +140,7 @@ class StrategyRunner:
             self._task = None
         try:
             async with asyncio.timeout(shutdown_seconds):
-                await self._call(self.strategy.shutdown, None, "shutdown", count=False)
+                await self.call_shutdown()
         except TimeoutError:
             self._log.error("strategy.shutdown_timed_out", timeout=shutdown_seconds)
         self._log.info("strategy.stopped", events=self.events_handled, errors=self.errors,
@@ -181,57 +184,53 @@ class StrategyRunner:
         return delivered
 
     async def dispatch(self, event: Any) -> None:
-        """Call the right strategy hook for one event."""
-        kind = getattr(event, "kind", None)
-        strategy = self.strategy
+        """Call the right strategy hook for one event, then send the orders it placed."""
+        kind = event.kind
         if kind in _MARKET_KINDS:
             self._market_queued -= 1
-            if kind in _TICK_KINDS and self._tick_to_on_tick:
-                await self._call(strategy.on_tick, event, "on_tick")
-            else:
-                await self._call(strategy.on_data, event, "on_data")
+            hook = self._hooks["on_tick" if kind in _TICK_KINDS and self._tick_to_on_tick
+                               else "on_data"]
         elif kind == "filled":
-            await self._call(strategy.on_fill, event, "on_fill")
+            hook = self._hooks["on_fill"]
         else:
-            await self._call(strategy.on_order_update, event, "on_order_update")
-        commands = self._commands
-        if commands is not None and commands.has_pending:
-            await commands.flush()
-
-    async def _call(
-        self,
-        hook: Callable[..., Awaitable[Any]],
-        event: Any,
-        name: str,
-        count: bool = True,
-    ) -> None:
-        started = time.perf_counter_ns()
+            hook = self._hooks["on_order_update"]
         try:
-            if event is None:
-                await hook()
-            else:
-                await hook(event)
+            await hook(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._on_error(hook, event, exc)
+        else:
+            self.consecutive_errors = 0
+        self.events_handled += 1
+        if self._pending:
+            await self._commands.flush()
+
+    def _on_error(self, hook: Callable[..., Any], event: Any, exc: Exception) -> None:
+        name = getattr(hook, "__name__", "callback")
+        self.errors += 1
+        self.consecutive_errors += 1
+        self._log.error(
+            "strategy.callback_failed",
+            callback=name,
+            error=f"{type(exc).__name__}: {exc}",
+            consecutive_errors=self.consecutive_errors,
+            data=_summary(event),
+            exc_info=exc,
+        )
+        if self.consecutive_errors >= self.max_consecutive_errors:
+            self._fail(name)
+
+    async def call_shutdown(self) -> None:
+        """Call the strategy's ``shutdown()``; an exception is logged, not raised."""
+        try:
+            await self.strategy.shutdown()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.errors += 1
-            self.consecutive_errors += 1
-            self._log.error(
-                "strategy.callback_failed",
-                callback=name,
-                error=f"{type(exc).__name__}: {exc}",
-                consecutive_errors=self.consecutive_errors,
-                data=_summary(event),
-                exc_info=True,
-            )
-            if count and self.consecutive_errors >= self.max_consecutive_errors:
-                self._fail(name)
-        else:
-            self.consecutive_errors = 0
-        finally:
-            if count:
-                self.events_handled += 1
-            self.busy_ns += time.perf_counter_ns() - started
+            self._log.error("strategy.callback_failed", callback="shutdown",
+                            error=f"{type(exc).__name__}: {exc}", exc_info=exc)
 
     def _fail(self, callback: str) -> None:
         if self.state is RunnerState.FAILED:

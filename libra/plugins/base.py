@@ -185,6 +185,9 @@ class GatewayPlugin(ABC):
         """Connect the gateway's outputs to the kernel. Do not override."""
         self._on_data = on_data
         self._on_order_event = on_order_event
+        # Bound straight to the sinks: one call less per event on the hot path.
+        self.emit_data = on_data  # type: ignore[method-assign]
+        self.emit_order_event = on_order_event  # type: ignore[method-assign]
         if clock is not None:
             self.clock = clock
 

@@ -74,7 +74,8 @@ class ExecutionEngine:
         self.log_orders = log_orders
         self._sinks: dict[str, Callable[[Any], None]] = {}
         self._id_generators: dict[str, ClientOrderIdGenerator] = {}
-        self._pending: deque[tuple[str, Order]] = deque()
+        #: Commands not yet sent to a gateway (read by the strategy runners).
+        self.pending: deque[tuple[str, Order]] = deque()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.counts: dict[str, int] = {}
@@ -139,7 +140,7 @@ class ExecutionEngine:
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._pending)
+        return bool(self.pending)
 
     def submit(self, order: Order) -> Order:
         """Check ``order`` and queue it for its gateway; a denial is an event, not an error."""
@@ -153,6 +154,7 @@ class ExecutionEngine:
         self.cache.add_order(order)
         if reason is not None:
             order.deny(reason, now)
+            self.cache.update_order(order)
             self._count("denied")
             event = OrderDenied.from_order(order, now, reason=reason)
             self._record(order, event)
@@ -167,7 +169,7 @@ class ExecutionEngine:
         if self.log_orders:
             self._log.info("order.submitted", **_order_fields(order))
         self._publish(order, OrderSubmitted.from_order(order, now))
-        self._pending.append((_SUBMIT, order))
+        self.pending.append((_SUBMIT, order))
         self._wake()
         return order
 
@@ -182,7 +184,7 @@ class ExecutionEngine:
         event = OrderPendingCancel.from_order(order, now, venue_order_id=order.venue_order_id)
         self._record(order, event)
         self._publish(order, event)
-        self._pending.append((_CANCEL, order))
+        self.pending.append((_CANCEL, order))
         self._wake()
         return True
 
@@ -196,7 +198,7 @@ class ExecutionEngine:
 
     async def flush(self) -> None:
         """Send every queued command to its gateway, in order."""
-        pending = self._pending
+        pending = self.pending
         while pending:
             command, order = pending.popleft()
             gateway = self.gateways.get(order.venue)
@@ -246,6 +248,7 @@ class ExecutionEngine:
         if not changed:
             self._count("duplicate")
             return
+        self.cache.update_order(order)
         kind = event.kind
         self._count(kind)
         if kind == "filled":

@@ -36,7 +36,8 @@ def write_config(
     speed: int = 6000,
     extra: str = "",
 ) -> Path:
-    strategies = strategies or [("sma-btc", "sma_cross", '{ fast = 3, slow = 8, quantity = "0.01" }')]
+    default = ("sma-btc", "sma_cross", '{ fast = 3, slow = 8, quantity = "0.01" }')
+    strategies = strategies or [default]
     text = '[kernel]\nname = "test-kernel"\nstrategy_shutdown_timeout = 20.0\n'
     text += "shutdown_timeout = 30.0\n[logging]\nheartbeat_interval = 0.5\n" + extra
     text += PAPER_GATEWAY.format(gateway_plugin=gateway_plugin, speed=speed)
