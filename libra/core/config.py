@@ -107,6 +107,53 @@ class HttpConfig(LibraModel):
     token: SecretStr | None = None
 
 
+class BacktestSection(LibraModel):
+    """What ``libra backtest`` runs over and writes."""
+
+    start: str | None = Field(None, description="ISO date/time (UTC) of the first event")
+    end: str | None = Field(None, description="ISO date/time (UTC) of the last event")
+    report: str | None = Field(None, description="path of the HTML report")
+    json_path: str | None = Field(None, alias="json", description="path of the JSON results")
+    periods_per_year: float | None = Field(None, gt=0)
+
+
+class ParamSpec(LibraModel):
+    """One searched parameter: a numeric range (``low``..``high``) or ``choices``."""
+
+    low: float | None = None
+    high: float | None = None
+    step: float | None = Field(None, gt=0)
+    log: bool = False
+    choices: list[Any] | None = None
+    type: Literal["int", "float", "decimal", "auto"] = "auto"
+
+    @model_validator(mode="after")
+    def _check(self) -> ParamSpec:
+        if self.choices is None and (self.low is None or self.high is None):
+            raise ValueError("a parameter needs low and high, or choices")
+        if self.choices is not None and not self.choices:
+            raise ValueError("choices must not be empty")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        return self
+
+
+class OptimizeSection(LibraModel):
+    """What ``libra optimize`` searches and how."""
+
+    strategy: str | None = Field(None, description="strategy id whose params are searched")
+    space: dict[str, ParamSpec] = Field(default_factory=dict)
+    method: Literal["grid", "tpe", "random"] = "tpe"
+    objective: str = "sharpe"
+    direction: Literal["maximize", "minimize"] = "maximize"
+    trials: int = Field(50, gt=0)
+    workers: int = Field(1, gt=0)
+    executor: Literal["local", "ray"] = "local"
+    storage: str | None = Field(None, description="optuna storage URL, e.g. sqlite:///study.db")
+    study_name: str | None = None
+    seed: int = 0
+
+
 class KernelConfig(LibraModel):
     """The whole configuration of one kernel; every field has a default."""
 
@@ -120,6 +167,8 @@ class KernelConfig(LibraModel):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    backtest: BacktestSection = Field(default_factory=BacktestSection)
+    optimize: OptimizeSection = Field(default_factory=OptimizeSection)
 
     @model_validator(mode="after")
     def _check_references(self) -> KernelConfig:

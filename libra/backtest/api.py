@@ -1,0 +1,103 @@
+"""Programmatic backtests: ``run_backtest`` for a config, and the defaults behind
+``StrategyPlugin.backtest()`` / ``StrategyPlugin.optimize()``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from libra.backtest.engine import BacktestEngine, BacktestRun
+from libra.core.config import KernelConfig
+from libra.plugins.base import StrategyPlugin
+
+
+def parse_time_ns(text: str | None) -> int | None:
+    """Parse an ISO date or date-time (UTC unless it says otherwise) to ns since the epoch."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"invalid date/time, was {text!r}; use ISO 8601, e.g. 2022-01-15") \
+            from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000_000)
+
+
+async def run_backtest(
+    config: KernelConfig,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    strategy_instances: dict[str, StrategyPlugin] | None = None,
+    events: list[Any] | None = None,
+) -> BacktestRun:
+    """Run one deterministic backtest of ``config`` and return everything it produced."""
+    engine = BacktestEngine(
+        config,
+        strategy_instances=strategy_instances,
+        start_ns=parse_time_ns(start or config.backtest.start),
+        end_ns=parse_time_ns(end or config.backtest.end),
+    )
+    return await engine.run(events)
+
+
+def strategy_config(strategy_cls: type[StrategyPlugin], options: dict[str, Any],
+                    params: dict[str, Any] | None = None) -> KernelConfig:
+    """Build a backtest ``KernelConfig`` for one strategy from a plain options dict.
+
+    Options: ``data`` (a file or ``bundled:NAME``), ``symbol``, ``kind`` (bars,
+    trades, quotes), ``timeframe``, ``starting_balances``, ``gateway`` (more
+    paper venue options: fees, slippage, ...), ``params``, ``risk``.
+    """
+    symbol = options.get("symbol")
+    if not options.get("data") or not symbol:
+        raise ValueError("a strategy backtest needs 'data' (a file or bundled:NAME) and 'symbol'")
+    quote = symbol.split("/")[1].split(":")[0] if "/" in symbol else "USDT"
+    gateway = {
+        "id": "backtest",
+        "plugin": "paper",
+        "starting_balances": options.get("starting_balances", {quote: "10000"}),
+        "data": {"source": "replay", "path": options["data"], "symbol": symbol,
+                 "kind": options.get("kind", "bars"), "timeframe": options.get("timeframe")},
+        **options.get("gateway", {}),
+    }
+    return KernelConfig.model_validate({
+        "environment": "backtest",
+        "log_plugins": False,
+        "logging": {"log_orders": bool(options.get("log_orders", False))},
+        "gateways": [gateway],
+        "strategies": [{
+            "id": options.get("strategy_id", "strategy"),
+            "plugin": f"{strategy_cls.__module__}:{strategy_cls.__qualname__}",
+            "symbols": [symbol],
+            "params": {**options.get("params", {}), **(params or {})},
+        }],
+        "risk": options.get("risk", {}),
+        "backtest": {"start": options.get("start"), "end": options.get("end")},
+    })
+
+
+async def backtest_strategy(strategy: StrategyPlugin, options: dict[str, Any]) -> dict[str, Any]:
+    """Backtest this very strategy object; return its metrics (``sharpe``, ``max_dd``, ...)."""
+    config = strategy_config(type(strategy), options)
+    sid = config.strategies[0].id
+    run = await run_backtest(config, strategy_instances={sid: strategy})
+    return run.metrics()
+
+
+async def optimize_strategy(strategy_cls: type[StrategyPlugin],
+                            options: dict[str, Any]) -> dict[str, Any]:
+    """Search the strategy's parameters; return ``best_params``, ``best_value`` and trials.
+
+    ``options`` holds the backtest options of ``strategy_config`` plus an
+    ``optimize`` table (``space``, ``method``, ``objective``, ``trials``, ...).
+    """
+    from libra.backtest.optimize import optimize
+
+    base = strategy_config(strategy_cls, options)
+    section = {**options.get("optimize", {}), "strategy": base.strategies[0].id}
+    config = base.model_copy(update={"optimize": base.optimize.model_validate(section)})
+    study = await optimize(config)
+    return study.to_dict()

@@ -1,0 +1,93 @@
+"""``libra backtest`` and ``libra optimize``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from libra.core.errors import LibraError
+
+
+def register(sub: Any) -> None:
+    """Add the backtest and optimize subcommands to the ``libra`` parser."""
+    backtest = sub.add_parser("backtest", help="run a strategy over history, deterministically")
+    backtest.add_argument("--config", "-c", required=True)
+    backtest.add_argument("--from", dest="start", default=None, help="ISO date (UTC)")
+    backtest.add_argument("--to", dest="end", default=None, help="ISO date (UTC)")
+    backtest.add_argument("--report", default=None, help="write a self-contained HTML report")
+    backtest.add_argument("--json", default=None, help="write metrics, trades and equity")
+    backtest.add_argument("--log-level", default="warning",
+                          choices=["debug", "info", "warning", "error"])
+    backtest.set_defaults(func=cmd_backtest)
+
+    optimize = sub.add_parser("optimize", help="search strategy parameters with backtests")
+    optimize.add_argument("--config", "-c", required=True)
+    optimize.add_argument("--trials", type=int, default=None)
+    optimize.add_argument("--workers", type=int, default=None)
+    optimize.add_argument("--executor", choices=["local", "ray"], default=None)
+    optimize.add_argument("--method", choices=["grid", "tpe", "random"], default=None)
+    optimize.add_argument("--json", default=None, help="write every trial as JSON")
+    optimize.set_defaults(func=cmd_optimize)
+
+
+def _load(path: str, level: str) -> Any:
+    from libra.core.config import load_config
+    from libra.observability.logging import configure_logging
+
+    config = load_config(Path(path))
+    config = config.model_copy(update={"environment": "backtest"})
+    configure_logging(level=level, fmt="json" if not sys.stderr.isatty() else "console",
+                      kernel=config.kernel.name, stream=sys.stderr)
+    return config
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from libra.backtest.api import run_backtest
+    from libra.backtest.report import render_table, write_html, write_json
+    from libra.cli import run_async
+
+    try:
+        config = _load(args.config, args.log_level)
+        run = run_async(run_backtest(config, start=args.start, end=args.end))
+    except (LibraError, ValueError) as exc:
+        print(f"libra: error: {exc}", file=sys.stderr)
+        return 2
+    print(render_table(run.result))
+    print(f"Events: {run.events:,}  Fills: {len(run.fills):,}  "
+          f"Wall: {run.wall_seconds:.2f} s  Fingerprint: {run.fingerprint[:16]}")
+    report = args.report or config.backtest.report
+    if report:
+        write_html(run.result, run.trades, run.equity, report, title=f"LIBRA {config.name}")
+        print(f"Report: {report}")
+    json_path = args.json or config.backtest.json_path
+    if json_path:
+        write_json(run.result, run.trades, run.equity, json_path)
+        print(f"JSON: {json_path}")
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from libra.backtest.optimize import optimize
+    from libra.cli import run_async
+
+    try:
+        config = _load(args.config, "warning")
+        overrides = {k: v for k, v in {
+            "trials": args.trials, "workers": args.workers, "executor": args.executor,
+            "method": args.method}.items() if v is not None}
+        if overrides:
+            section = config.optimize.model_copy(update=overrides)
+            config = config.model_copy(update={"optimize": section})
+        study = run_async(optimize(config))
+    except (LibraError, ValueError, ImportError) as exc:
+        print(f"libra: error: {exc}", file=sys.stderr)
+        return 2
+    result = study.to_dict()
+    print(f"best {config.optimize.objective}: {result['best_value']}")
+    print(f"best params: {json.dumps(result['best_params'])}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+    return 0
