@@ -74,7 +74,7 @@ class Trade(Record, frozen=True, gc=False):
     """One public trade print. ``side`` is the aggressor's side: ``"buy"`` or ``"sell"``."""
 
     kind: ClassVar[str] = "trade"
-    _extra_keys: ClassVar[tuple[str, ...]] = ("kind",)
+    _extra_keys: ClassVar[tuple[str, ...]] = ("quantity", "kind")
 
     venue: str
     symbol: str

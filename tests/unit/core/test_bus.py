@@ -1,0 +1,102 @@
+"""MessageBus: topic matching, priorities, isolation of failing handlers, endpoints."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from libra.core.bus import MessageBus, compile_pattern
+
+
+@pytest.mark.parametrize(
+    ("pattern", "topic", "matches"),
+    [
+        ("data.bar.paper.BTC/USDT.1m", "data.bar.paper.BTC/USDT.1m", True),
+        ("data.*.paper.BTC/USDT", "data.quote.paper.BTC/USDT", True),
+        ("data.*.paper.BTC/USDT", "data.bar.paper.BTC/USDT.1m", False),
+        ("data.bar.paper.BTC/USDT.*", "data.bar.paper.BTC/USDT.1m", True),
+        ("data.**", "data.bar.paper.BTC/USDT.1m", True),
+        ("data.*.paper.**", "data.trade.paper.ETH/BTC", True),
+        ("data.*.paper.**", "data.trade.ccxt.ETH/BTC", False),
+        ("order.s?.filled", "order.s1.filled", True),
+        ("order.s?.filled", "order.s12.filled", False),
+        ("data.*.paper.BTC/USDT.**", "data.quote.paper.BTC/USDT", True),
+        ("data.*.paper.BTC/USDT.**", "data.quote.paper.BTC/USDTX", False),
+    ],
+)
+def test_pattern_matching(pattern, topic, matches):
+    bus = MessageBus()
+    got: list[object] = []
+    bus.subscribe(pattern, got.append)
+    bus.publish(topic, "m")
+    assert (got == ["m"]) is matches
+
+
+def test_priority_then_subscription_order():
+    bus = MessageBus()
+    calls: list[str] = []
+    bus.subscribe("t.**", lambda m: calls.append("low"))
+    bus.subscribe("t.x", lambda m: calls.append("high"), priority=10)
+    bus.subscribe("t.*", lambda m: calls.append("low2"))
+    bus.publish("t.x", None)
+    assert calls == ["high", "low", "low2"]
+
+
+def test_failing_handler_is_isolated_and_counted():
+    bus = MessageBus()
+    got: list[int] = []
+    bus.subscribe("a", got.append)
+    bus.subscribe("a", lambda m: 1 / 0)
+    bus.subscribe("a", lambda m: got.append(m * 10))
+    bus.publish("a", 1)
+    assert got == [1, 10]
+    assert bus.handler_errors == 1
+
+
+def test_subscription_changes_invalidate_the_match_cache():
+    bus = MessageBus()
+    got: list[str] = []
+    bus.publish("x.y", "before")  # caches "no handlers" for x.y
+    bus.subscribe("x.*", got.append)
+    bus.publish("x.y", "after")
+    bus.unsubscribe("x.*", got.append)
+    bus.publish("x.y", "gone")
+    assert got == ["after"]
+    assert not bus.has_subscribers("x.y")
+
+
+def test_duplicate_subscription_is_ignored():
+    bus = MessageBus()
+    got: list[int] = []
+    bus.subscribe("a", got.append)
+    bus.subscribe("a", got.append)
+    bus.publish("a", 1)
+    assert got == [1]
+
+
+async def test_request_response_by_endpoint():
+    bus = MessageBus()
+    bus.register_endpoint("risk.state", lambda m: {"state": "active", "asked": m})
+    assert bus.request("risk.state", 1) == {"state": "active", "asked": 1}
+
+    async def async_handler(message: int) -> int:
+        return message * 2
+
+    bus.register_endpoint("double", async_handler)
+    assert await bus.request("double", 21) == 42
+    with pytest.raises(KeyError, match="no endpoint 'nope'"):
+        bus.request("nope")
+    with pytest.raises(ValueError, match="already registered"):
+        bus.register_endpoint("double", async_handler)
+
+
+segment = st.text(alphabet="abcXYZ/-_0", min_size=1, max_size=5)
+
+
+@given(st.lists(segment, min_size=1, max_size=5), st.lists(segment, min_size=1, max_size=5))
+def test_double_star_suffix_matches_exactly_the_prefix_and_deeper(prefix, rest):
+    regex = compile_pattern(".".join(prefix) + ".**")
+    assert regex.match(".".join(prefix))
+    assert regex.match(".".join(prefix + rest))
+    assert not regex.match(".".join([*prefix[:-1], prefix[-1] + "q"]))
