@@ -164,7 +164,8 @@ def _load_extra_commands() -> None:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if exc.name != module:
+            # Only the command module (or its package) being absent is expected.
+            if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
                 raise
             continue
         _EXTRA_COMMANDS.append(mod.register)
