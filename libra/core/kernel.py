@@ -86,6 +86,14 @@ class TradingKernel:
             )
         return plugins
 
+    def discover_strategies(self) -> dict[str, type[StrategyPlugin]]:
+        """Return the installed strategy plugin classes by name."""
+        return dict(discover_strategies())
+
+    def discover_gateways(self) -> dict[str, type]:
+        """Return the installed gateway plugin classes by name."""
+        return dict(discover_gateways())
+
     def get_available_gateways(self) -> dict[str, type]:
         """Return the installed gateway plugin classes by name."""
         return dict(discover_gateways())

@@ -34,7 +34,9 @@ class PluginMetadata:
     requires: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if not isinstance(self.requires, tuple):
+        if isinstance(self.requires, str):  # one requirement, not its characters
+            object.__setattr__(self, "requires", (self.requires,))
+        elif not isinstance(self.requires, tuple):
             object.__setattr__(self, "requires", tuple(self.requires))
         if not self.name:
             raise ValueError(f"invalid plugin name, was {self.name!r}")
@@ -54,7 +56,7 @@ class PluginMetadata:
             version=version,
             description=description,
             author=author,
-            requires=tuple(requires or ()),
+            requires=() if requires is None else requires,  # type: ignore[arg-type]
         )
 
 
@@ -186,8 +188,8 @@ class GatewayPlugin(ABC):
         self._on_data = on_data
         self._on_order_event = on_order_event
         # Bound straight to the sinks: one call less per event on the hot path.
-        self.emit_data = on_data  # type: ignore[method-assign]
-        self.emit_order_event = on_order_event  # type: ignore[method-assign]
+        self.emit_data = on_data  # type: ignore[method-assign, assignment]
+        self.emit_order_event = on_order_event  # type: ignore[method-assign, assignment]
         if clock is not None:
             self.clock = clock
 

@@ -1,0 +1,1 @@
+"""A package so that the ``installed_plugins`` fixture (package scope) is torn down here."""

@@ -1,0 +1,71 @@
+"""Plugins installed from a third-party package run in a kernel like the built-ins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from libra.core.bus import MessageBus
+from libra.core.cache import Cache
+from libra.core.config import KernelConfig
+from libra.core.kernel import TradingKernel
+
+CONTEXT_KEYS = {
+    "strategy_id", "bus", "cache", "clock", "config", "symbols", "gateway", "orders",
+    "portfolio", "log", "environment",
+}
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+def config() -> KernelConfig:
+    return KernelConfig.model_validate({
+        "kernel": {"name": "third-party"},
+        "logging": {"heartbeat_interval": 60},
+        "gateways": [
+            {"id": "paper", "plugin": "paper", "starting_balances": {"USD": "100000"},
+             "data": {"source": "replay", "path": "bundled:BTC_USD-1m", "symbol": "BTC/USD",
+                      "speed": 0}},
+            {"id": "mx", "plugin": "my_exchange"},
+        ],
+        "strategies": [
+            {"id": "s1", "plugin": "my_strategy", "gateway": "paper", "symbols": ["BTC/USD"],
+             "params": {"threshold": 3}},
+            {"id": "s2", "plugin": "my_awesome_strategy", "gateway": "mx"},
+        ],
+    })
+
+
+async def test_installed_strategy_and_gateway_run_in_a_kernel(plugins):
+    from my_package.gateways import MyExchangeGateway
+    from my_package.strategies import MyAwesomeStrategy
+    from my_plugin.strategy import MyStrategy
+
+    kernel = TradingKernel(config())
+    await kernel.start()
+    try:
+        s1, s2 = kernel.strategies["s1"], kernel.strategies["s2"]
+        mx = kernel.gateways["mx"]
+        assert isinstance(s1, MyStrategy)
+        assert isinstance(s2, MyAwesomeStrategy)
+        assert isinstance(mx, MyExchangeGateway)
+        assert mx.is_connected
+        context = s1.context
+        assert set(context) == CONTEXT_KEYS
+        assert isinstance(context["bus"], MessageBus)
+        assert isinstance(context["cache"], Cache)
+        assert context["config"] == {"threshold": 3}
+        assert (context["strategy_id"], context["gateway"]) == ("s1", "paper")
+        assert (context["symbols"], context["environment"]) == (["BTC/USD"], "paper")
+        await eventually(lambda: len(s1.seen) >= 5)
+        bar = s1.seen[0]
+        # An event reads as a mapping (the published API) and as attributes.
+        assert bar["symbol"] == bar.symbol == "BTC/USD"
+        assert bar.get("price") == bar.close
+    finally:
+        await kernel.stop()
+    assert not mx.is_connected
