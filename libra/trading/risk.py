@@ -66,6 +66,7 @@ class RiskEngine:
         self._strategy_rates: dict[str, _RateLimiter] = {}
         self._day: int | None = None
         self._day_start_pnl = _ZERO
+        self._last_pnl = _ZERO
         self.denials: dict[str, int] = {}
         self._log = structlog.get_logger("libra.risk")
 
@@ -207,9 +208,11 @@ class RiskEngine:
         """Track the day's PnL; breach of the daily loss limit halts trading."""
         day = now_ns // _NS_PER_DAY
         if day != self._day:
+            # The day starts from the PnL last seen before it, so the loss of the day's first
+            # fill (and its fee) counts against the limit.
             self._day = day
-            self._day_start_pnl = total_pnl
-            return
+            self._day_start_pnl = self._last_pnl
+        self._last_pnl = total_pnl
         limit = self.config.daily_loss_limit
         if limit is None or self.state is TradingState.HALTED:
             return

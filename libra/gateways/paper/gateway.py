@@ -83,8 +83,12 @@ class PaperGateway(GatewayPlugin):
         if data.source == "replay":
             default_symbol = data.symbol or next(iter(self.options.instruments), None)
             self.replay_events = load_replay_events(data.replay_files(), default_symbol, self.id)
-            for event in self.replay_events[:1]:
-                self.instrument(event.symbol)
+            for symbol in dict.fromkeys(event.symbol for event in self.replay_events):
+                self.instrument(symbol)
+        # The kernel reads ``instruments()`` once, after connect: every configured instrument
+        # must exist by then, or orders are rounded to a default precision the venue ignores.
+        for symbol in self.options.instruments:
+            self.instrument(symbol)
         self._connected = True
 
     async def disconnect(self) -> None:

@@ -79,6 +79,12 @@ class _Market:
         self.bar: Any = None
 
 
+def _touch(is_buy: bool, market: _Market) -> Decimal | None:
+    """Return the price an order on this side would trade at: the far touch, else the last."""
+    touch = market.ask if is_buy else market.bid
+    return market.last if touch is None else touch
+
+
 class MatchingEngine:
     """Simulated exchange state for one paper gateway."""
 
@@ -118,7 +124,10 @@ class MatchingEngine:
         if reason is not None:
             return [self._reject(order, reason, now)]
         self._order_seq += 1
-        vo = VenueOrder(order, f"P-{self._order_seq}", now + self._latency_ns)
+        # Without latency an order is live at once. Its activation must not be compared with
+        # market data time: a live clock and replayed history are years apart.
+        activate_at = now + self._latency_ns if self._latency_ns else 0
+        vo = VenueOrder(order, f"P-{self._order_seq}", activate_at)
         self.orders[vo.client_order_id] = vo
         self._reserve(vo, instrument, self._reference_price(vo, market))
         events: list[Any] = [OrderAccepted(
@@ -189,14 +198,9 @@ class MatchingEngine:
                 events.extend(self._on_arrival(vo, instrument, market, now))
                 continue
             if not vo.triggered:
-                trigger_fill = self._check_trigger(vo, event)
-                if trigger_fill is None:
-                    continue
-                vo.triggered = True
-                if vo.type is OrderType.STOP_MARKET:
-                    resting.remove(vo)
-                    price = self._slipped(vo, trigger_fill, instrument)
-                    events.append(self._fill(vo, vo.leaves, price, "taker", instrument, now))
+                triggered = self._trigger(vo, event, resting, instrument, market)
+                if triggered is not None:
+                    events.extend(triggered)
                     continue
             fill = self._cross(vo, event)
             if fill is not None:
@@ -205,6 +209,27 @@ class MatchingEngine:
                 if vo.leaves <= 0:
                     resting.remove(vo)
         return events
+
+    def _trigger(
+        self, vo: VenueOrder, event: Any, resting: list[VenueOrder], instrument: Instrument,
+        market: _Market,
+    ) -> list[Any] | None:
+        """Trigger a stop on ``event``: return its events, or None to go on matching it."""
+        trigger_fill = self._check_trigger(vo, event)
+        if trigger_fill is None:
+            return []
+        vo.triggered = True
+        now = event.ts_event
+        if vo.type is OrderType.STOP_MARKET:
+            resting.remove(vo)
+            price = self._slipped(vo, trigger_fill, instrument)
+            return [self._fill(vo, vo.leaves, price, "taker", instrument, now)]
+        if event.kind != "bar":
+            # A triggered stop-limit is a new limit order: a taker at the touch when
+            # marketable, else it rests at its price.
+            resting.remove(vo)
+            return self._arrive_limit(vo, instrument, market, now)
+        return None  # on a bar, the bar's range decides the limit fill
 
     # -- arrival ----------------------------------------------------------------------------
 
@@ -241,14 +266,12 @@ class MatchingEngine:
         self, vo: VenueOrder, instrument: Instrument, market: _Market, now: int
     ) -> list[Any]:
         assert vo.price is not None
-        touch = market.ask if vo.is_buy else market.bid
-        if touch is None:
-            touch = market.last
+        touch = _touch(vo.is_buy, market)
         marketable = touch is not None and (touch <= vo.price if vo.is_buy else touch >= vo.price)
         if marketable and vo.post_only:
-            self.orders.pop(vo.client_order_id, None)
-            self._release(vo, vo.leaves)
-            return [self._close(vo, now, rejected="post-only order would take liquidity")]
+            # Only reached for an order already accepted (latency, a triggered stop-limit):
+            # an accepted order can no longer be rejected, so the venue cancels it.
+            return [self._close(vo, now)]
         if marketable:
             assert touch is not None
             price = min(touch, vo.price) if vo.is_buy else max(touch, vo.price)
@@ -356,6 +379,12 @@ class MatchingEngine:
         price = order.price or order.trigger_price or market.ask or market.bid or market.last
         if price is None:
             return f"no market data for {order.symbol} yet"
+        if order.post_only and order.type is OrderType.LIMIT and not self._latency_ns:
+            # Refused before acceptance, as venues do (an accepted order cannot be rejected).
+            touch = _touch(order.side is OrderSide.BUY, market)
+            if touch is not None and (touch <= price if order.side is OrderSide.BUY
+                                      else touch >= price):
+                return "post-only order would take liquidity"
         if not self.config.check_balances:
             return None
         if order.side is OrderSide.BUY:
@@ -397,8 +426,12 @@ class MatchingEngine:
         resting = self.open_orders.get(vo.symbol)
         if resting and vo in resting:
             resting.remove(vo)
-        self._release(vo, vo.leaves)
-        vo.reserved = _ZERO
+        if vo.reserved:
+            # Release the whole remaining reservation (``_release`` is for fills only).
+            instrument = self._instrument_for(vo.symbol)
+            currency = instrument.quote if vo.is_buy else instrument.base
+            self.reserved[currency] = self.reserved.get(currency, _ZERO) - vo.reserved
+            vo.reserved = _ZERO
         if rejected is not None:
             return OrderRejected(client_order_id=vo.client_order_id, strategy_id=vo.strategy_id,
                                  venue=self.venue, symbol=vo.symbol, ts_event=now,
