@@ -17,8 +17,12 @@ from libra.core.events import Bar, OrderBook, Quote, Trade
 class Cache:
     """Latest market data per symbol plus trading state indexes."""
 
-    def __init__(self, bar_capacity: int = 1000) -> None:
+    def __init__(self, bar_capacity: int = 1000, closed_order_capacity: int = 10_000) -> None:
         self.bar_capacity = bar_capacity
+        #: Closed orders kept in memory; older ones live only in the state store,
+        #: so a daemon running for months does not grow without bound.
+        self.closed_order_capacity = closed_order_capacity
+        self._closed: deque[Any] = deque()
         self.instruments: dict[str, Any] = {}
         self.quotes: dict[str, Quote] = {}
         self.trades: dict[str, Trade] = {}
@@ -91,8 +95,19 @@ class Cache:
         """Keep the open-order index right after ``order`` changed status."""
         if order.is_open:
             self._open_orders[order.client_order_id] = order
-        else:
-            self._open_orders.pop(order.client_order_id, None)
+            return
+        self._open_orders.pop(order.client_order_id, None)
+        self._retire(order)
+
+    def _retire(self, order: Any) -> None:
+        closed = self._closed
+        if closed and closed[-1] is order:
+            return
+        closed.append(order)
+        while len(closed) > self.closed_order_capacity:
+            old = closed.popleft()
+            if not old.is_open and self.orders.get(old.client_order_id) is old:
+                del self.orders[old.client_order_id]
 
     def order(self, client_order_id: str) -> Any:
         return self.orders.get(client_order_id)

@@ -10,6 +10,7 @@ trading logic: it wires the bus, cache, clock, engines, gateways and strategies.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from contextlib import AsyncExitStack
@@ -322,6 +323,10 @@ class TradingKernel:
         self.install_signal_handlers()
         try:
             await self.start()
+            # Everything built at start lives as long as the process: keep it out of the
+            # collector's generations so full collections stay short while trading.
+            gc.collect()
+            gc.freeze()
             await self.run_until_stopped()
         finally:
             await self.stop()

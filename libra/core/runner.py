@@ -194,6 +194,9 @@ class StrategyRunner:
             hook = self._hooks["on_fill"]
         else:
             hook = self._hooks["on_order_update"]
+        commands = self._commands
+        if commands is not None:
+            commands.in_callback = True
         try:
             await hook(event)
         except asyncio.CancelledError:
@@ -202,9 +205,12 @@ class StrategyRunner:
             self._on_error(hook, event, exc)
         else:
             self.consecutive_errors = 0
+        finally:
+            if commands is not None:
+                commands.in_callback = False
         self.events_handled += 1
         if self._pending:
-            await self._commands.flush()
+            await commands.flush()
 
     def _on_error(self, hook: Callable[..., Any], event: Any, exc: Exception) -> None:
         name = getattr(hook, "__name__", "callback")

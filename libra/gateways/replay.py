@@ -44,7 +44,12 @@ def load_replay_events(files: Sequence[Any], default_symbol: str | None, venue: 
 
 
 class ReplayFeed:
-    """Play a list of events through ``emit`` at a chosen speed."""
+    """Play a list of events through ``emit`` at a chosen speed.
+
+    At ``speed=0`` the feed yields to the loop after every event (lockstep), so
+    each strategy sees an event, and its orders reach the venue, before the
+    venue sees the next one, as in a backtest.
+    """
 
     def __init__(
         self,
@@ -88,7 +93,7 @@ class ReplayFeed:
                     await asyncio.sleep(delay)
                 elif i % self.batch == 0:
                     await asyncio.sleep(0)
-            elif i % self.batch == 0:
+            else:
                 await asyncio.sleep(0)
             emit(event)
             self.emitted += 1

@@ -34,6 +34,14 @@ class _RuntimeState:
 _state = _RuntimeState()
 
 
+def is_enabled(level: int) -> bool:
+    """Return whether lines at ``level`` (a ``logging`` constant) are written now.
+
+    Hot paths check this before building a line's fields.
+    """
+    return level >= _state.level
+
+
 def set_level(level: str) -> None:
     """Change the minimum level of every logger, at once."""
     _state.level = LEVELS[level.lower()]

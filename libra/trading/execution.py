@@ -17,6 +17,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from logging import INFO, WARNING
 from typing import Any, Protocol
 
 import structlog
@@ -37,6 +38,7 @@ from libra.model.order_events import (
     apply_event,
 )
 from libra.model.orders import Order, OrderStatus
+from libra.observability.logging import is_enabled
 from libra.trading.orders_api import StrategyOrders
 from libra.trading.portfolio import Portfolio
 from libra.trading.risk import RiskEngine
@@ -76,6 +78,8 @@ class ExecutionEngine:
         self._id_generators: dict[str, ClientOrderIdGenerator] = {}
         #: Commands not yet sent to a gateway (read by the strategy runners).
         self.pending: deque[tuple[str, Order]] = deque()
+        #: True while a strategy runner is inside a callback (it flushes afterwards).
+        self.in_callback = False
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.counts: dict[str, int] = {}
@@ -158,7 +162,7 @@ class ExecutionEngine:
             self._count("denied")
             event = OrderDenied.from_order(order, now, reason=reason)
             self._record(order, event)
-            if self.log_orders:
+            if self.log_orders and is_enabled(WARNING):
                 self._log.warning("order.denied", **_order_fields(order), reason=reason)
             self._publish(order, event)
             return order
@@ -166,7 +170,7 @@ class ExecutionEngine:
         self._count("submitted")
         if self.store is not None:
             self.store.record_order(order)  # the intent is durable before the order leaves
-        if self.log_orders:
+        if self.log_orders and is_enabled(INFO):
             self._log.info("order.submitted", **_order_fields(order))
         self._publish(order, OrderSubmitted.from_order(order, now))
         self.pending.append((_SUBMIT, order))
@@ -193,7 +197,9 @@ class ExecutionEngine:
         return sum(1 for o in self.cache.open_orders(strategy_id) if self.cancel(o))
 
     def _wake(self) -> None:
-        if self._wakeup is not None:
+        # Inside a strategy callback the strategy's own task sends the order right after
+        # the callback returns; waking the engine's task too would cost a task switch.
+        if self._wakeup is not None and not self.in_callback:
             self._wakeup.set()
 
     async def flush(self) -> None:
@@ -253,7 +259,7 @@ class ExecutionEngine:
         self._count(kind)
         if kind == "filled":
             self._on_fill(order, event)
-        elif self.log_orders:
+        elif self.log_orders and is_enabled(INFO):
             extra = {"reason": event.reason} if hasattr(event, "reason") else {}
             self._log.info(f"order.{kind}", **_order_fields(order), **extra)
         self._record(order, event)
@@ -261,7 +267,7 @@ class ExecutionEngine:
 
     def _on_fill(self, order: Order, fill: Fill) -> None:
         position = self.portfolio.apply_fill(fill)
-        if self.log_orders:
+        if self.log_orders and is_enabled(INFO):
             self._log.info(
                 "order.filled", **_order_fields(order), fill_quantity=str(fill.quantity),
                 fill_price=str(fill.price), fee=str(fill.fee), trade_id=fill.trade_id,

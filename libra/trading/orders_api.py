@@ -35,14 +35,21 @@ class StrategyOrders:
         symbol: str,
         side: OrderSide | str,
         quantity: Number,
-        type: OrderType | str = OrderType.MARKET,
+        type: OrderType | str | None = None,
         price: Number | None = None,
         trigger_price: Number | None = None,
         time_in_force: TimeInForce | str = TimeInForce.GTC,
         post_only: bool = False,
         reduce_only: bool = False,
     ) -> Order:
-        """Build an order (not yet submitted), rounded to the instrument's precision."""
+        """Build an order (not yet submitted), rounded to the instrument's precision.
+
+        Without ``type``: LIMIT when a ``price`` is given, STOP_MARKET when only a
+        ``trigger_price`` is, else MARKET.
+        """
+        if type is None:
+            type = (OrderType.LIMIT if price is not None else
+                    OrderType.STOP_MARKET if trigger_price is not None else OrderType.MARKET)
         engine = self._engine
         instrument = engine.instrument(self.gateway_id, symbol)
         side = OrderSide(side)

@@ -107,3 +107,24 @@ def test_cache_keeps_bounded_bars_and_latest_prices():
     cache.add_market_data(Trade("v", "BTC/USDT", D("16"), D("1"), "sell", "x", 1, 1))
     assert cache.last_price("BTC/USDT") == D("16")
     assert cache.events_seen == 6
+
+
+def test_cache_forgets_the_oldest_closed_orders_beyond_its_capacity():
+    class FakeOrder:
+        def __init__(self, number: int) -> None:
+            self.client_order_id = f"o-{number}"
+            self.strategy_id = "s"
+            self.symbol = "BTC/USDT"
+            self.is_open = True
+
+    cache = Cache(closed_order_capacity=3)
+    orders = [FakeOrder(i) for i in range(6)]
+    for order in orders:
+        cache.add_order(order)
+    assert len(cache.open_orders("s")) == 6
+    for order in orders[:5]:
+        order.is_open = False
+        cache.update_order(order)
+        cache.update_order(order)  # a repeated update changes nothing
+    assert sorted(cache.orders) == ["o-2", "o-3", "o-4", "o-5"]
+    assert cache.open_orders() == [orders[5]]
