@@ -88,6 +88,11 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     result = study.to_dict()
     print(f"best {config.optimize.objective}: {result['best_value']}")
     print(f"best params: {json.dumps(result['best_params'])}")
+    counts = result["counts"]
+    print(f"trials: {counts['complete']} complete, {counts['pruned']} pruned, "
+          f"{counts['failed']} failed")
+    for note in result["notes"]:
+        print(f"note: {note}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str))
     return 0

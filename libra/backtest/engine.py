@@ -176,6 +176,7 @@ class BacktestEngine:
             trades,
             starting_capital=starting,
             fees=sum((f.fee for f in fills), _ZERO),
+            periods_per_year=self.config.backtest.periods_per_year,
         )
         return BacktestRun(
             result=result,

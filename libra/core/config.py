@@ -282,10 +282,11 @@ def _parse_scalar(text: str) -> Any:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    # Keep numbers that look like money exact: "0.1" must not become a float.
-    if isinstance(value, float):
+    # Keep numbers that look like money exact ("0.1" must not become a float), and dates
+    # as the text the config models parse.
+    if not isinstance(value, (bool, int, str)):
         return text
-    return text if isinstance(value, (dict, list)) or value is None else value
+    return value
 
 
 def _set_path(node: Any, parts: list[str], value: Any, env_key: str) -> None:

@@ -1,0 +1,84 @@
+"""Fixtures for the backtest integration tests: configs on real bundled data, a browser."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from libra.core.config import KernelConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ENSURE_CHROMIUM = REPO_ROOT / "scripts" / "ensure-chromium.sh"
+BACKTEST_TOML = REPO_ROOT / "config" / "backtest.toml"
+
+MakeConfig = Callable[..., KernelConfig]
+
+
+def eth_btc_config(
+    environment: str = "backtest",
+    *,
+    data: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    optimize: dict[str, Any] | None = None,
+    start: str | None = "2018-01-12",
+    end: str | None = "2018-01-19",
+) -> KernelConfig:
+    """Return sma_cross on the bundled ETH/BTC 5m bars (real data) on one paper venue."""
+    replay = {"source": "replay", "path": "bundled:ETH_BTC-5m", "symbol": "ETH/BTC", "speed": 0}
+    return KernelConfig.model_validate({
+        "environment": environment,
+        "log_plugins": False,
+        "kernel": {"name": "it-backtest"},
+        "logging": {"log_orders": False, "level": "warning"},
+        "gateways": [{
+            "id": "paper", "plugin": "paper", "starting_balances": {"BTC": "10"},
+            "taker_fee": "0.001", "maker_fee": "0.0005", "slippage_bps": "2",
+            "data": replay if data is None else data,
+        }],
+        "strategies": [{
+            "id": "sma", "plugin": "sma_cross", "gateway": "paper", "symbols": ["ETH/BTC"],
+            "params": {"fast": 10, "slow": 30, "quantity": "1", **(params or {})},
+        }],
+        "backtest": {"start": start, "end": end},
+        "optimize": optimize or {},
+    })
+
+
+@pytest.fixture
+def make_config() -> MakeConfig:
+    """Return a factory of sma_cross configs on ETH/BTC 5m bars."""
+    return eth_btc_config
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until ``condition()`` holds, yielding to the loop between checks."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0)
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Any]:
+    """Return ``eventually``: a condition-based wait with a timeout."""
+    return eventually
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Return the path of a headless-capable chromium, installing it once if we may."""
+    path = shutil.which("chromium")
+    if path is None and ENSURE_CHROMIUM.exists():
+        # The script is best effort (root + apt-get only) and bounds itself to 600 s.
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run(["/bin/sh", str(ENSURE_CHROMIUM)], check=False, timeout=660)
+        path = shutil.which("chromium")
+    if path is None:
+        pytest.skip("chromium not on PATH and scripts/ensure-chromium.sh could not install it")
+    return path
