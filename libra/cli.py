@@ -65,6 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = _load(args.config)
         _configure(config, args.log_format, args.log_level)
         kernel = TradingKernel(config)
+        kernel.config_path = Path(args.config)
         kernel.build()
     except ConfigError as exc:
         return _fail(str(exc), EXIT_CONFIG)

@@ -43,6 +43,8 @@ class KernelSection(LibraModel):
     strategy_shutdown_timeout: float = Field(5.0, gt=0)
     connect_timeout: float = Field(30.0, gt=0)
     cancel_orders_on_stop: bool = False
+    stale_data_after: float = Field(60.0, gt=0, description="seconds without market data "
+                                    "before a stream counts as stale (health, watchdog)")
 
 
 class PluginInstance(BaseModel):

@@ -14,6 +14,7 @@ import gc
 import signal
 import time
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -67,6 +68,10 @@ class TradingKernel:
         self._signals = 0
         self._main_task: asyncio.Task[Any] | None = None
         self._heartbeat_last = (0, time.monotonic())
+        #: The file ``libra run`` loaded; SIGHUP re-reads it.
+        self.config_path: Path | None = None
+        #: Health, metrics, control API, systemd notifications and reload (live and paper).
+        self.ops: Any = None
         self._log = structlog.get_logger("libra.kernel")
         if self.config.discover_plugins:
             self.discover_plugins()
@@ -224,6 +229,11 @@ class TradingKernel:
                 self._heartbeat,
             )
             stack.callback(self.clock.cancel_timer, _HEARTBEAT_TIMER)
+            from libra.observability.service import OpsService
+
+            self.ops = OpsService(self, self.config_path)
+            await self.ops.start()
+            stack.push_async_callback(self.ops.stop)
 
     async def _initialize_strategy(self, strategy_id: str, runner: StrategyRunner) -> None:
         strategy = runner.strategy
@@ -285,6 +295,19 @@ class TradingKernel:
     def _on_strategy_failed(self, runner: StrategyRunner) -> None:
         self.bus.publish(f"strategy.{runner.strategy_id}.failed", runner.stats())
 
+    async def stop_strategy(self, strategy_id: str) -> None:
+        """Stop one strategy (intake off, ``shutdown()``); the others run on."""
+        runner = self.runners[strategy_id]
+        if runner.state is RunnerState.RUNNING:
+            await runner.stop(self.config.kernel.strategy_shutdown_timeout)
+
+    async def start_strategy(self, strategy_id: str) -> None:
+        """Start a stopped or failed strategy again (``initialize()`` runs again)."""
+        runner = self.runners[strategy_id]
+        if runner.state is not RunnerState.RUNNING:
+            runner.consecutive_errors = 0
+            await self._initialize_strategy(strategy_id, runner)
+
     def request_stop(self, reason: str = "requested") -> None:
         """Ask the kernel to stop gracefully (safe from a signal handler)."""
         if self._stop_event is not None and not self._stop_event.is_set():
@@ -303,6 +326,8 @@ class TradingKernel:
         if self.state != "running":
             return
         self.state = "stopping"
+        if self.ops is not None:
+            await self.ops.stop()  # STOPPING=1 and the HTTP server closed before anything else
         if self.config.kernel.cancel_orders_on_stop:
             cancelled = self.trading.cancel_all_open_orders()
             self._log.info("kernel.orders_cancelled", count=cancelled)

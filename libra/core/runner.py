@@ -131,8 +131,9 @@ class StrategyRunner:
 
     async def stop(self, shutdown_seconds: float) -> None:
         """Stop intake, let the inbox drain briefly, then call ``shutdown()`` with a timeout."""
-        was_running = self.state is RunnerState.RUNNING
-        if was_running:
+        if self.state is RunnerState.STOPPED:
+            return  # already stopped (e.g. by an operator): shutdown() ran then
+        if self.state is RunnerState.RUNNING:
             self.state = RunnerState.STOPPED
         if self._task is not None:
             self._task.cancel()

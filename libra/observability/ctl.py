@@ -1,0 +1,160 @@
+"""``libra ctl``: talk to a running daemon's HTTP API.
+
+The control token is read from an environment variable (``--token-env``, default
+``LIBRA_HTTP_TOKEN``), never from the command line, where ``ps`` would show it.
+The daemon's address: ``--url``, else ``http.host``/``http.port`` of ``--config``,
+else ``$LIBRA_URL``, else ``http://127.0.0.1:8080``.
+
+Exit codes: 0 done (2xx), 1 refused or failed (4xx/5xx, not ready, unreachable),
+2 usage. ``libra ctl health`` is the Docker ``HEALTHCHECK`` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+DEFAULT_URL = "http://127.0.0.1:8080"
+TOKEN_ENV = "LIBRA_HTTP_TOKEN"
+
+#: command -> (method, path, needs a token)
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "status": ("GET", "/api/status", False),
+    "health": ("GET", "/healthz", False),
+    "ready": ("GET", "/readyz", False),
+    "halt": ("POST", "/api/control/halt", True),
+    "reduce": ("POST", "/api/control/reduce", True),
+    "resume": ("POST", "/api/control/resume", True),
+    "cancel-all": ("POST", "/api/control/cancel-all", True),
+    "flatten": ("POST", "/api/control/flatten", True),
+    "stop-strategy": ("POST", "/api/strategies/{id}/stop", True),
+    "start-strategy": ("POST", "/api/strategies/{id}/start", True),
+}
+_HELP = {
+    "status": "print strategies, positions, open orders, balances and risk state",
+    "health": "exit 0 if the daemon answers (Docker HEALTHCHECK)",
+    "ready": "exit 0 if the daemon is ready to trade; print the reasons if not",
+    "halt": "deny every new order (risk state HALTED)",
+    "reduce": "allow only position-reducing orders (risk state REDUCING)",
+    "resume": "allow trading again (risk state ACTIVE)",
+    "cancel-all": "request the cancel of every open order",
+    "flatten": "cancel every open order and close every position at market (reduce-only)",
+    "stop-strategy": "stop one strategy (its shutdown() runs); the others go on",
+    "start-strategy": "start a stopped or failed strategy again",
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add ``libra ctl`` to the ``libra`` command's subcommands."""
+    ctl = subparsers.add_parser("ctl", help="query and control a running daemon over HTTP",
+                                description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    ctl.add_argument("--url", default=None, help=f"daemon URL (default: {DEFAULT_URL})")
+    ctl.add_argument("--config", "-c", default=None,
+                     help="take the URL from this config file's [http] section")
+    ctl.add_argument("--token-env", default=TOKEN_ENV, metavar="NAME",
+                     help=f"environment variable holding the token (default: {TOKEN_ENV})")
+    ctl.add_argument("--timeout", type=float, default=5.0, help="seconds (default: 5)")
+    actions = ctl.add_subparsers(dest="ctl_command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        action = actions.add_parser(name, help=_HELP[name])
+        if "{id}" in COMMANDS[name][1]:
+            action.add_argument("strategy_id", metavar="ID")
+    ctl.set_defaults(func=cmd_ctl)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``libra ctl`` alone (for tests and scripts); return the exit code."""
+    parser = argparse.ArgumentParser(prog="libra")
+    register(parser.add_subparsers(dest="command", required=True))
+    try:
+        args = parser.parse_args(["ctl", *(argv or [])])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return cmd_ctl(args)
+
+
+def resolve_url(args: argparse.Namespace) -> str:
+    """Return the daemon's base URL from ``--url``, ``--config``, ``$LIBRA_URL`` or the default.
+
+    Raises:
+        ConfigError: the config file is invalid.
+    """
+    if args.url:
+        return str(args.url).rstrip("/")
+    if args.config:
+        from libra.core.config import load_config
+
+        http = load_config(args.config).http
+        host = "127.0.0.1" if http.host in ("0.0.0.0", "::", "") else http.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{http.port}"
+    return os.environ.get("LIBRA_URL", DEFAULT_URL).rstrip("/")
+
+
+def cmd_ctl(args: argparse.Namespace) -> int:
+    """Send one request for ``args.ctl_command``; print the answer; return the exit code."""
+    from libra.core.errors import ConfigError
+
+    method, path, needs_token = COMMANDS[args.ctl_command]
+    if "{id}" in path:
+        path = path.replace("{id}", urllib.parse.quote(args.strategy_id, safe=""))
+    headers = {"Accept": "application/json"}
+    if needs_token:
+        token = os.environ.get(args.token_env, "")
+        if not token:
+            print(f"libra ctl: error: {args.ctl_command} needs a token in the environment "
+                  f"variable {args.token_env}", file=sys.stderr)
+            return EXIT_USAGE
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        url = resolve_url(args) + path
+    except ConfigError as exc:
+        print(f"libra ctl: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not url.startswith(("http://", "https://")):
+        print(f"libra ctl: error: the URL must start with http:// or https://, was {url!r}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    status, body = _request(method, url, headers, args.timeout)
+    if status is None:
+        print(f"libra ctl: error: cannot reach {url}: {body}", file=sys.stderr)
+        return EXIT_FAILED
+    _print(body, sys.stdout if 200 <= status < 300 else sys.stderr)
+    return EXIT_OK if 200 <= status < 300 else EXIT_FAILED
+
+
+def _request(method: str, url: str, headers: dict[str, str], timeout: float
+             ) -> tuple[int | None, str]:
+    request = urllib.request.Request(url, method=method, headers=headers,
+                                     data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status), response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, str(reason)
+
+
+def _print(body: str, stream: Any) -> None:
+    try:
+        text = json.dumps(json.loads(body), indent=2, sort_keys=True)
+    except ValueError:
+        text = body
+    print(text, file=stream)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,188 @@
+"""The daemon's HTTP server (aiohttp): metrics, health, status and the control API.
+
+Read endpoints (no token): ``GET /metrics``, ``GET /healthz`` (the process answers),
+``GET /readyz`` (200 when running, reconciled, every gateway connected with fresh
+data; else 503 with the reasons), ``GET /api/status``.
+
+Control endpoints need ``Authorization: Bearer <http.token>`` (401 without it or
+with a wrong one; 403 when no token is configured, which disables them):
+``POST /api/control/{halt,reduce,resume,cancel-all,flatten}`` and
+``POST /api/strategies/{id}/{stop,start}``. Every control request is logged
+(``control.applied`` / ``control.refused``) with the client's address.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiohttp import web
+
+from libra.observability.metrics import CONTENT_TYPE
+from libra.observability.service import TRADING_ACTIONS
+
+if TYPE_CHECKING:
+    from libra.observability.service import OpsService
+
+_log = structlog.get_logger("libra.http")
+CONTROL_ACTIONS = (*TRADING_ACTIONS, "cancel-all", "flatten")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """Return a JSON response; Decimals and other values become strings."""
+    return web.Response(text=json.dumps(data, default=str), status=status,
+                        content_type="application/json")
+
+
+class OpsHttpServer:
+    """Serve an ``OpsService`` over HTTP on ``http.host``:``http.port`` (0: any free port)."""
+
+    def __init__(self, ops: OpsService) -> None:
+        self.ops = ops
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self.host = ops.kernel.config.http.host
+        # Rendered /metrics and /api/status bodies, reused for ``ops.cache_ttl`` seconds so a
+        # burst of requests cannot take the event loop from the kernel (a render is ~0.5 ms).
+        self._cache: dict[str, tuple[float, bytes]] = {}
+
+    def build_app(self) -> web.Application:
+        """Return the aiohttp application with every route."""
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/api/status", self._status)
+        app.router.add_post("/api/control/{action}", self._guard(self._control))
+        app.router.add_post("/api/strategies/{strategy_id}/{action}", self._guard(self._strategy))
+        return app
+
+    async def start(self) -> None:
+        """Bind and start serving; ``port`` is then the bound port."""
+        http = self.ops.kernel.config.http
+        runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, http.host, http.port, shutdown_timeout=1.0)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        _log.info("http.started", host=http.host, port=self.port,
+                  control="enabled" if self._token() else "disabled (no http.token)")
+
+    async def stop(self) -> None:
+        """Stop serving; idempotent."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+            _log.info("http.stopped", port=self.port)
+
+    # -- read endpoints ---------------------------------------------------------------------
+
+    def _cached(self, key: str, render: Callable[[], bytes]) -> bytes:
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.ops.cache_ttl:
+            return hit[1]
+        body = render()
+        self._cache[key] = (now, body)
+        return body
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = self._cached("metrics", self.ops.metrics.render)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return json_response({"status": "alive", "kernel": self.ops.kernel.state})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        reasons = self.ops.readiness()
+        if reasons:
+            return json_response({"ready": False, "reasons": reasons}, status=503)
+        return json_response({"ready": True, "reasons": []})
+
+    async def _status(self, request: web.Request) -> web.Response:
+        body = self._cached("status", lambda: json.dumps(self.ops.status(), default=str).encode())
+        return web.Response(body=body, content_type="application/json")
+
+    # -- control ----------------------------------------------------------------------------
+
+    def _token(self) -> str | None:
+        token = self.ops.kernel.config.http.token  # read per request: a reload may rotate it
+        secret = token.get_secret_value() if token is not None else ""
+        return secret or None
+
+    def _guard(self, handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            refusal = self._refusal(request)
+            if refusal is not None:
+                return refusal
+            return await handler(request)
+
+        return guarded
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        token = self._token()
+        action = request.match_info.get("action", "")
+        if token is None:
+            self._refused(request, action, 403, "control API disabled: no http.token configured")
+            return json_response({"error": "control API disabled: no http.token configured"}, 403)
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), token.encode()):
+            why = "missing bearer token" if not header else "wrong bearer token"
+            self._refused(request, action, 401, why)
+            response = json_response({"error": why}, 401)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="libra"'
+            return response
+        return None
+
+    def _refused(self, request: web.Request, action: str, status: int, why: str) -> None:
+        self.ops.metrics.control_actions.labels(action or "?", "refused").inc()
+        _log.warning("control.refused", action=action, status=status, reason=why,
+                     path=request.path, remote=request.remote)
+
+    async def _control(self, request: web.Request) -> web.Response:
+        action = request.match_info["action"]
+        ops = self.ops
+        if action in TRADING_ACTIONS:
+            result = ops.set_trading_state(action)
+        elif action == "cancel-all":
+            result = ops.cancel_all()
+        elif action == "flatten":
+            result = ops.flatten()
+        else:
+            return json_response({"error": f"unknown action {action!r}; "
+                                           f"expected one of {list(CONTROL_ACTIONS)}"}, 404)
+        return self._applied(request, action, result)
+
+    async def _strategy(self, request: web.Request) -> web.Response:
+        strategy_id = request.match_info["strategy_id"]
+        action = request.match_info["action"]
+        if action not in ("stop", "start"):
+            return json_response({"error": f"unknown action {action!r}; expected stop or start"},
+                                 404)
+        if strategy_id not in self.ops.kernel.runners:
+            return json_response({"error": f"no strategy {strategy_id!r}; configured: "
+                                           f"{sorted(self.ops.kernel.runners)}"}, 404)
+        if action == "stop":
+            result = await self.ops.stop_strategy(strategy_id)
+        else:
+            result = await self.ops.start_strategy(strategy_id)
+        return self._applied(request, f"{action}-strategy", result)
+
+    def _applied(self, request: web.Request, action: str, result: dict[str, Any]
+                 ) -> web.Response:
+        self.ops.metrics.control_actions.labels(action, "applied").inc()
+        self._cache.clear()  # the next status read shows the action's effect
+        _log.warning("control.applied", action=action, remote=request.remote, **result)
+        return json_response({"action": action, "ok": True, **result})

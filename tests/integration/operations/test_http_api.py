@@ -1,0 +1,211 @@
+"""The daemon's HTTP API against a real kernel: health, readiness, metrics, status, control."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+from structlog.testing import capture_logs
+
+from libra.cli import main as libra_main
+from libra.core.runner import RunnerState
+from libra.model.orders import OrderStatus
+from libra.trading.risk import TradingState
+
+TOKEN = "op-token-5f1c2a"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Parse an exposition into ``{(name, sorted labels): value}``."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+async def test_readyz_is_503_until_the_kernel_runs(daemon_factory, make_config, http, eventually):
+    daemon = await daemon_factory(make_config(speed=60), start_kernel=False)
+    async with http.get(daemon.url + "/healthz") as response:
+        assert response.status == 200
+    async with http.get(daemon.url + "/readyz") as response:
+        assert response.status == 503
+        body = await response.json()
+    assert "kernel is created" in body["reasons"]
+    assert "reconciliation is not done" in body["reasons"]
+
+    await daemon.kernel.start()
+    async with http.get(daemon.url + "/readyz") as response:
+        assert response.status == 200
+        assert await response.json() == {"ready": True, "reasons": []}
+
+
+async def test_readyz_reports_a_stale_stream(daemon_factory, make_config, http, eventually):
+    daemon = await daemon_factory(make_config(speed=0), stale_after=0.2)
+    await eventually(lambda: daemon.feed_finished)
+    async with http.get(daemon.url + "/readyz") as response:
+        assert response.status == 503
+        body = await response.json()
+    assert body["reasons"] == ["gateway paper data stream has ended"]
+
+
+async def test_metrics_parse_and_move_while_trading(daemon_factory, make_config, http, eventually):
+    daemon = await daemon_factory(make_config(speed=30_000), cache_ttl=0)
+    kernel = daemon.kernel
+    async with http.get(daemon.url + "/metrics") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        first = samples(await response.text())
+    seen = kernel.cache.events_seen
+    await eventually(lambda: kernel.trading.counts.get("filled", 0) >= 2
+                     and kernel.cache.events_seen > seen + 100)
+    async with http.get(daemon.url + "/metrics") as response:
+        second = samples(await response.text())
+
+    def value(metrics: dict, name: str, **labels: str) -> float:
+        return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    assert value(second, "libra_market_events_total") > value(first, "libra_market_events_total")
+    topic = "data.bar.paper.BTC/USD.1m"
+    assert value(second, "libra_events_in_total", topic=topic) > \
+        value(first, "libra_events_in_total", topic=topic)
+    assert value(second, "libra_strategy_events_handled_total", strategy="sma") > \
+        value(first, "libra_strategy_events_handled_total", strategy="sma")
+    assert value(second, "libra_order_events_total", kind="filled") >= 2
+    assert value(second, "libra_fill_latency_seconds_count") >= 2
+    assert value(second, "libra_gateway_connected", gateway="paper") == 1
+    assert value(second, "libra_gateway_stale", gateway="paper") == 0
+    assert value(second, "libra_kernel_state", state="running") == 1
+    assert value(second, "libra_trading_state", state="active") == 1
+    assert ("libra_strategy_inbox_depth", (("strategy", "sma"),)) in second
+    assert value(second, "libra_account_equity", account="paper", currency="USD") > 0
+
+
+async def test_control_needs_the_right_bearer_token(daemon_factory, make_config, http):
+    daemon = await daemon_factory(make_config(speed=60))
+    risk = daemon.kernel.trading.risk
+    async with http.post(daemon.url + "/api/control/halt") as response:
+        assert response.status == 401
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = {"Authorization": "Bearer not-the-token"}
+    async with http.post(daemon.url + "/api/control/halt", headers=wrong) as response:
+        assert response.status == 401
+    assert risk.state is TradingState.ACTIVE
+
+    async with http.post(daemon.url + "/api/control/halt", headers=AUTH) as response:
+        assert response.status == 200
+        assert (await response.json())["trading_state"] == "halted"
+    assert risk.state is TradingState.HALTED
+    order = daemon.kernel.trading.orders_api("sma", "paper").buy_market("BTC/USD", "0.01")
+    assert order.status is OrderStatus.DENIED
+    assert order.reason.startswith("trading_halted")
+
+    async with http.post(daemon.url + "/api/control/reduce", headers=AUTH) as response:
+        assert response.status == 200
+    assert risk.state is TradingState.REDUCING
+    async with http.post(daemon.url + "/api/control/resume", headers=AUTH) as response:
+        assert response.status == 200
+    assert risk.state is TradingState.ACTIVE
+    async with http.post(daemon.url + "/api/control/explode", headers=AUTH) as response:
+        assert response.status == 404
+
+
+async def test_control_is_disabled_without_a_configured_token(daemon_factory, make_config, http):
+    daemon = await daemon_factory(make_config(speed=60, token=None))
+    async with http.post(daemon.url + "/api/control/halt", headers=AUTH) as response:
+        assert response.status == 403
+        assert "no http.token configured" in (await response.json())["error"]
+    assert daemon.kernel.trading.risk.state is TradingState.ACTIVE
+
+
+async def test_flatten_cancels_orders_and_closes_positions(
+        daemon_factory, make_config, http, eventually):
+    daemon = await daemon_factory(make_config(speed=0))
+    kernel = daemon.kernel
+    await eventually(lambda: daemon.feed_finished)
+    orders = kernel.trading.orders_api("sma", "paper")
+    orders.buy_market("BTC/USD", "0.5")
+    last = kernel.cache.last_price("BTC/USD")
+    resting = orders.buy_limit("BTC/USD", "0.1", (last / 2).quantize(Decimal("0.01")))
+    await eventually(lambda: orders.get_position("BTC/USD").quantity >= Decimal("0.5")
+                     and resting.status is OrderStatus.ACCEPTED)
+
+    async with http.post(daemon.url + "/api/control/flatten", headers=AUTH) as response:
+        assert response.status == 200
+        body = await response.json()
+    assert body["cancel_requested"] == 1
+    assert [o["symbol"] for o in body["close_orders"]] == ["BTC/USD"]
+    await eventually(lambda: all(p.is_flat for p in kernel.trading.portfolio.positions()))
+    await eventually(lambda: not kernel.cache.open_orders())
+    closing = kernel.cache.order(body["close_orders"][0]["client_order_id"])
+    assert closing.reduce_only
+
+
+async def test_a_strategy_can_be_stopped_and_started(daemon_factory, make_config, http):
+    daemon = await daemon_factory(make_config(speed=60))
+    runner = daemon.kernel.runners["sma"]
+    async with http.post(daemon.url + "/api/strategies/sma/stop", headers=AUTH) as response:
+        assert response.status == 200
+        assert (await response.json())["state"] == "stopped"
+    assert runner.state is RunnerState.STOPPED
+    async with http.post(daemon.url + "/api/strategies/sma/start", headers=AUTH) as response:
+        assert response.status == 200
+    assert runner.state is RunnerState.RUNNING
+    async with http.post(daemon.url + "/api/strategies/nope/stop", headers=AUTH) as response:
+        assert response.status == 404
+
+
+async def test_status_reports_strategies_positions_orders_and_risk(
+        daemon_factory, make_config, http, eventually):
+    daemon = await daemon_factory(make_config(speed=0))
+    await eventually(lambda: daemon.feed_finished)
+    daemon.kernel.trading.orders_api("sma", "paper").buy_market("BTC/USD", "0.2")
+    await eventually(lambda: daemon.kernel.trading.portfolio.positions(open_only=True) != [])
+    async with http.get(daemon.url + "/api/status") as response:
+        assert response.status == 200
+        status = await response.json()
+    assert status["state"] == "running"
+    assert status["strategies"]["sma"]["state"] == "running"
+    assert status["trading_state"] == "active"
+    assert "USD" in status["balances"]["paper"]
+    assert any(p["symbol"] == "BTC/USD" for p in status["portfolio"]["positions"])
+    assert status["streams"]["paper"]["ended"] is True
+    assert isinstance(status["open_order_list"], list)
+
+
+async def test_libra_ctl_talks_to_the_running_daemon(
+        daemon_factory, make_config, monkeypatch, capsys):
+    daemon = await daemon_factory(make_config(speed=60))
+    monkeypatch.setenv("LIBRA_HTTP_TOKEN", TOKEN)
+    monkeypatch.setenv("WRONG_TOKEN", "nope-nope")
+
+    def ctl(*args: str) -> int:
+        return libra_main(["ctl", "--url", daemon.url, *args])
+
+    capsys.readouterr()
+    with capture_logs():  # keep the daemon's log lines out of the command's output
+        assert await asyncio.to_thread(ctl, "status") == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["strategies"]["sma"]["state"] == "running"
+    assert await asyncio.to_thread(ctl, "health") == 0
+    assert await asyncio.to_thread(ctl, "ready") == 0
+    assert await asyncio.to_thread(ctl, "--token-env", "WRONG_TOKEN", "halt") == 1
+    assert daemon.kernel.trading.risk.state is TradingState.ACTIVE
+    assert await asyncio.to_thread(ctl, "halt") == 0
+    assert daemon.kernel.trading.risk.state is TradingState.HALTED
+    assert await asyncio.to_thread(ctl, "stop-strategy", "sma") == 0
+    assert daemon.kernel.runners["sma"].state is RunnerState.STOPPED
+    capsys.readouterr()
+    assert await asyncio.to_thread(ctl, "stop-strategy") == 2
+
+
+async def test_the_http_server_binds_the_configured_address(daemon_factory, make_config):
+    daemon = await daemon_factory(make_config(speed=60))
+    assert daemon.ops.port is not None
+    assert daemon.ops.port > 0
+    async with aiohttp.ClientSession() as session, session.get(daemon.url + "/healthz") as r:
+        assert (await r.json())["kernel"] == "running"
