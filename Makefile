@@ -21,6 +21,7 @@ run: $(STAMP)
 	$(BIN)/libra run --config $(CONFIG)
 
 test: $(STAMP)
+	sh scripts/ensure-test-tools.sh
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
