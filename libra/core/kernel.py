@@ -212,10 +212,7 @@ class TradingKernel:
             await self._initialize_strategy(strategy_id, runner)
             stack.push_async_callback(runner.stop, self.config.kernel.strategy_shutdown_timeout)
         for gateway_id, gateway in self.gateways.items():
-            symbols = sorted(
-                {s for r in self.runners.values() if r.gateway_id == gateway_id  # type: ignore[attr-defined]
-                 for s in r.symbols}  # type: ignore[attr-defined]
-            )
+            symbols = self._symbols_for(gateway_id)
             await gateway.subscribe(symbols, ("quote", "trade", "bar", "book"))
             if not self.is_backtest:
                 self._gateway_tasks[gateway_id] = asyncio.get_running_loop().create_task(
@@ -234,6 +231,15 @@ class TradingKernel:
             self.ops = OpsService(self, self.config_path)
             await self.ops.start()
             stack.push_async_callback(self.ops.stop)
+
+    def _symbols_for(self, gateway_id: str) -> list[str]:
+        """Return the symbols of every strategy trading on, or on the data of, a gateway."""
+        wanted: set[str] = set()
+        for runner in self.runners.values():
+            trades_on: str = runner.gateway_id  # type: ignore[attr-defined]
+            if trades_on == gateway_id or self.gateways[trades_on].data_venue == gateway_id:
+                wanted.update(runner.symbols)  # type: ignore[attr-defined]
+        return sorted(wanted)
 
     async def _initialize_strategy(self, strategy_id: str, runner: StrategyRunner) -> None:
         strategy = runner.strategy

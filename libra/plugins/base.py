@@ -248,6 +248,11 @@ class GatewayPlugin(ABC):
     async def cancel_order(self, order: Any) -> None:
         """Ask the venue to cancel ``order``; the outcome arrives as an event."""
 
+    def adopt_orders(self, orders: Sequence[Any]) -> None:
+        """Take over open orders restored from the state store, so their updates are
+        reported (default: nothing to do)."""
+        return None
+
     async def fetch_open_orders(self, symbols: Sequence[str] | None = None) -> list[Any]:
         """Return the venue's open orders, for reconciliation."""
         return []

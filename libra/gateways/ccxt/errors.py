@@ -1,0 +1,106 @@
+"""The one place where ccxt errors become LIBRA outcomes.
+
+Every ccxt exception the gateway meets is classified by what happens next:
+
+============================================  ==========  ==================================
+ccxt error                                    outcome     what the gateway does
+============================================  ==========  ==================================
+AuthenticationError, PermissionDenied,        FATAL       ``GatewayAuthError``; an order is
+AccountSuspended                                          rejected, the gateway stops trading
+DuplicateOrderId, InvalidOrder "Duplicate     DUPLICATE   the venue has an order with this
+order" (Binance -2010)                                    client id: query it, never reject
+OrderNotFound (-2011, -2013)                  NOT_FOUND   query the order, report its state
+InsufficientFunds, InvalidOrder, BadRequest,  REJECTED    ``OrderRejected(reason)``
+BadSymbol, ArgumentsRequired, NotSupported,
+OperationRejected, any other ExchangeError
+DDoSProtection, RateLimitExceeded (418, 429)  TRANSIENT   the request was refused unprocessed:
+InvalidNonce                                              retry (same client id) with backoff
+RequestTimeout, ExchangeNotAvailable (5xx,    AMBIGUOUS   the venue may have acted: the order
+HTML), other NetworkError, OperationFailed                stays in flight until a query by
+(Binance -1001/-1008), BadResponse, any                   client order id resolves it
+non-ccxt exception
+============================================  ==========  ==================================
+
+Outside orders (connect, balances, queries) :func:`map_ccxt_errors` raises
+``GatewayAuthError`` for FATAL, ``GatewayUnavailable`` for TRANSIENT and AMBIGUOUS, and
+``GatewayError`` for the rest, always ``from`` the ccxt error and with secrets scrubbed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import ccxt  # type: ignore[import-untyped]
+
+from libra.core.errors import GatewayAuthError, GatewayError, GatewayUnavailable
+
+MAX_TEXT = 300
+
+
+class Outcome(enum.Enum):
+    """What a ccxt error means for the request that raised it."""
+
+    FATAL = "fatal"
+    DUPLICATE = "duplicate"
+    NOT_FOUND = "not_found"
+    REJECTED = "rejected"
+    TRANSIENT = "transient"
+    AMBIGUOUS = "ambiguous"
+
+
+_DUPLICATE_MARKERS = ("duplicate order", "duplicate client", "duplicated client")
+
+
+def classify(exc: BaseException) -> Outcome:
+    """Return the outcome ``exc`` stands for (see the module table)."""
+    if isinstance(exc, ccxt.AuthenticationError):
+        return Outcome.FATAL
+    if isinstance(exc, ccxt.DuplicateOrderId) or (
+        isinstance(exc, ccxt.InvalidOrder | ccxt.ExchangeError)
+        and any(marker in str(exc).lower() for marker in _DUPLICATE_MARKERS)
+    ):
+        return Outcome.DUPLICATE
+    if isinstance(exc, ccxt.OrderNotFound):
+        return Outcome.NOT_FOUND
+    if isinstance(exc, ccxt.ExchangeError):
+        return Outcome.REJECTED
+    if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded | ccxt.InvalidNonce):
+        return Outcome.TRANSIENT
+    return Outcome.AMBIGUOUS
+
+
+def scrub(text: str, secrets: Iterable[str], limit: int = MAX_TEXT) -> str:
+    """Return ``text`` with every secret replaced by ``***``, cut to ``limit`` characters."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def describe(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """Return ``"<ccxt class>: <message>"`` for logs and rejection reasons, secret-free."""
+    return scrub(f"{type(exc).__name__}: {exc}", secrets)
+
+
+@contextmanager
+def map_ccxt_errors(action: str, secrets: Iterable[str] = ()) -> Iterator[None]:
+    """Raise the LIBRA error for any ccxt error raised inside the block.
+
+    Raises:
+        GatewayAuthError: the venue refused the credentials.
+        GatewayUnavailable: a transient or ambiguous failure (network, rate limit, 5xx).
+        GatewayError: any other venue error.
+    """
+    try:
+        yield
+    except ccxt.BaseError as exc:
+        outcome = classify(exc)
+        message = f"{action} failed: {describe(exc, secrets)}"
+        if outcome is Outcome.FATAL:
+            # Not chained: the ccxt error may echo request headers or a signed query.
+            raise GatewayAuthError(message) from None
+        if outcome in (Outcome.TRANSIENT, Outcome.AMBIGUOUS):
+            raise GatewayUnavailable(message) from exc
+        raise GatewayError(message) from exc
