@@ -84,9 +84,9 @@ def main() -> None:
     def synthetic() -> list[Any]:
         return synthetic_bars(n, "SYN/USD", "1m", seed=7, start_price="100.00", venue="sim")
 
-    # Periods chosen so the averages cross about once every ~100 bars on this walk.
+    # Periods chosen so the strategy trades (one fill) about every 100 bars on this walk.
     run("sma_cross trading", synthetic, "SYN/USD", "sma_cross",
-        {"fast": 5, "slow": 20, "quantity": "1"})
+        {"fast": 40, "slow": 160, "quantity": "1"})
     run("count-only", synthetic, "SYN/USD", "sma_cross", {},
         instance=CountOnly())
     real = SHARED / "nautilus_trader" / "ohlcv" / "ftx_btc-perp-20211231-20220201_1m.csv"

@@ -142,9 +142,14 @@ class TradingKernel:
             runner.symbols = list(cfg.symbols or strategy.symbols)  # type: ignore[attr-defined]
             runner.params = params  # type: ignore[attr-defined]
             self.runners[cfg.id] = runner
+        publish = self.bus.publish
+
+        def on_market_data(event: Any) -> None:
+            publish(event.topic, event)
+
         for gateway_id, gateway in gateways.items():
             self.trading.add_gateway(gateway_id, gateway)
-            gateway.bind(self.on_market_data, self.trading.on_order_event, self.clock)
+            gateway.bind(on_market_data, self.trading.on_order_event, self.clock)
         for gateway_id, gateway in gateways.items():
             # A gateway trading on another gateway's data (paper on live data) sees it
             # before the strategies do, as a venue would.
@@ -152,7 +157,6 @@ class TradingKernel:
                 self.bus.subscribe(f"data.*.{gateway.data_venue}.**", gateway.on_market_data,
                                    priority=95)
         self.bus.subscribe("data.**", self.cache.add_market_data, priority=100)
-        self.bus.subscribe("data.**", self.trading.on_market_data, priority=90)
         self.state = "built"
 
     # -- the data path ----------------------------------------------------------------------

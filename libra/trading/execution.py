@@ -69,7 +69,8 @@ class ExecutionEngine:
         self.bus = bus
         self.cache = cache
         self.clock = clock
-        self.portfolio = Portfolio()
+        # Positions are marked at the cache's latest price of each symbol.
+        self.portfolio = Portfolio(marks=cache.last_prices)
         self.risk = RiskEngine(risk_config)
         self.gateways: dict[str, Any] = {}
         self.store: OrderStore | None = None
@@ -291,7 +292,11 @@ class ExecutionEngine:
     # -- market data and summaries ----------------------------------------------------------
 
     def on_market_data(self, event: Any) -> None:
-        """Mark positions to market (a bus handler)."""
+        """Mark ``event``'s symbol at its price.
+
+        The kernel does not need this handler: the portfolio reads the cache's
+        latest prices directly. It serves engines wired without a kernel.
+        """
         price = event.price
         if price is not None:
             self.portfolio.mark(event.symbol, price)

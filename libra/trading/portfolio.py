@@ -33,11 +33,19 @@ class Portfolio:
 
     __slots__ = ("_balances", "_fill_prices", "_instruments", "_marks", "_positions")
 
-    def __init__(self, instruments: Iterable[Instrument] = ()) -> None:
+    def __init__(
+        self,
+        instruments: Iterable[Instrument] = (),
+        marks: dict[str, Decimal] | None = None,
+    ) -> None:
+        """Args:
+        marks: a live mapping of symbol to mark price to read from (the kernel passes
+            its cache's latest prices, so marking costs nothing per event).
+        """
         self._instruments: dict[tuple[str, str], Instrument] = {}
         self._balances: dict[str, dict[str, Decimal]] = {}
         self._positions: dict[tuple[str, str], Position] = {}
-        self._marks: dict[str, Decimal] = {}
+        self._marks: dict[str, Decimal] = {} if marks is None else marks
         self._fill_prices: dict[str, Decimal] = {}
         for instrument in instruments:
             self.add_instrument(instrument)
