@@ -1,0 +1,58 @@
+"""The shipped freqtrade configs run: ``libra backtest`` and ``libra run`` (paper replay)."""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from libra.backtest.api import run_backtest
+from libra.core.config import KernelConfig, load_config
+from libra.core.errors import ConfigError
+from libra.core.kernel import TradingKernel
+
+CONFIG = Path(__file__).resolve().parents[3] / "config"
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+
+
+async def test_backtest_config_trades_the_sample_strategy(freqtrade):
+    run = await run_backtest(load_config(CONFIG / "freqtrade-backtest.toml"))
+    strategy = run.kernel.runners["ft-sample"].strategy
+    assert len(strategy.closed_trades) == 13
+    assert len(run.trades) == 13
+    assert {t.exit_reason for t in strategy.closed_trades} == {"roi", "stop_loss"}
+
+
+async def test_paper_config_trades_on_the_replay(freqtrade):
+    raw: dict[str, Any] = tomllib.loads((CONFIG / "freqtrade-paper.toml").read_text())
+    raw["gateways"][0]["data"]["speed"] = 0  # as fast as the strategy keeps up
+    kernel = TradingKernel(KernelConfig.model_validate(raw))
+    await kernel.start()
+    try:
+        strategy = kernel.runners["ft-sample"].strategy
+        async with asyncio.timeout(60):
+            while not strategy.closed_trades:
+                await asyncio.sleep(0.01)
+    finally:
+        await kernel.stop()
+    trade = strategy.closed_trades[0]
+    assert trade.exit_reason == "roi"
+    assert trade.close_rate > trade.open_rate
+
+
+async def test_unsupported_strategy_stops_the_kernel_at_start(freqtrade):
+    support = Path(__file__).resolve().parents[2] / "support" / "freqtrade_strategies"
+    config = KernelConfig.model_validate({
+        "environment": "backtest",
+        "gateways": [{"id": "paper", "plugin": "paper", "starting_balances": {"BTC": "1"},
+                      "data": {"source": "replay", "path": "bundled:ETH_BTC-5m",
+                               "symbol": "ETH/BTC"}}],
+        "strategies": [{"id": "short", "plugin": "freqtrade", "symbols": ["ETH/BTC"],
+                        "params": {"strategy": "LibraShort",
+                                   "strategy_path": str(support)}}],
+    })
+    with pytest.raises(ConfigError, match="can_short"):
+        await run_backtest(config)
