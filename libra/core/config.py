@@ -43,6 +43,11 @@ class KernelSection(LibraModel):
     strategy_shutdown_timeout: float = Field(5.0, gt=0)
     connect_timeout: float = Field(30.0, gt=0)
     cancel_orders_on_stop: bool = False
+    venue_only_orders: Literal["adopt", "flag", "cancel"] = Field(
+        "flag", description="what reconciliation does with open orders the store does not know")
+    continue_on_mismatch: bool = Field(
+        False, description="start trading even when reconciliation leaves a mismatch")
+    reconcile_confirm_delay: float = Field(1.0, ge=0)
     stale_data_after: float = Field(60.0, gt=0, description="seconds without market data "
                                     "before a stream counts as stale (health, watchdog)")
 

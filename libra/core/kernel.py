@@ -24,7 +24,7 @@ from libra.core.bus import MessageBus
 from libra.core.cache import Cache
 from libra.core.clock import LiveClock, SimulatedClock, TimeEvent
 from libra.core.config import KernelConfig
-from libra.core.errors import GatewayError, LifecycleError
+from libra.core.errors import GatewayError, LifecycleError, StateStoreError
 from libra.core.runner import RunnerState, StrategyRunner
 from libra.plugins.base import GatewayPlugin, StrategyPlugin
 from libra.plugins.loader import discover_gateways, discover_strategies, list_strategy_plugins
@@ -72,6 +72,12 @@ class TradingKernel:
         self.config_path: Path | None = None
         #: Health, metrics, control API, systemd notifications and reload (live and paper).
         self.ops: Any = None
+        #: The state store (``kernel.state_path``), open while the kernel runs.
+        self.store: Any = None
+        #: True once the state file was restored and every gateway reconciled.
+        self.reconciled = False
+        self._restored: Any = None
+        self._stateful: set[str] = set()
         self._log = structlog.get_logger("libra.kernel")
         if self.config.discover_plugins:
             self.discover_plugins()
@@ -210,8 +216,12 @@ class TradingKernel:
                 self.trading.portfolio.set_balances(gateway_id, balances)
             self._log.info("gateway.connected", gateway=gateway_id,
                            balances={k: str(v) for k, v in balances.items()})
+        await self._restore_state(stack)
         await self.trading.start()
         stack.push_async_callback(self.trading.stop)
+        if self.trading.has_pending:  # cancels reconciliation queued before the engine ran
+            await self.trading.flush()
+        self.reconciled = True
         for strategy_id, runner in self.runners.items():
             await self._initialize_strategy(strategy_id, runner)
             stack.push_async_callback(runner.stop, self.config.kernel.strategy_shutdown_timeout)
@@ -267,6 +277,10 @@ class TradingKernel:
             "environment": self.environment,
         }
         await strategy.initialize(context)
+        saved = self._restored.strategy_states.get(strategy_id) if self._restored else None
+        if saved is not None:
+            strategy.on_load(saved)
+        self._stateful.add(strategy_id)
         venue = self.gateways[gateway_id].data_venue
         for symbol in symbols:
             self.bus.subscribe(f"data.*.{venue}.{symbol}", runner.on_market_data)
@@ -389,7 +403,54 @@ class TradingKernel:
 
     # -- observation ------------------------------------------------------------------------
 
+    async def _restore_state(self, stack: AsyncExitStack) -> None:
+        """Restore the state file into cache and portfolio, then reconcile every gateway."""
+        kcfg = self.config.kernel
+        if kcfg.state_path is None or self.is_backtest:
+            return
+        from libra.persistence import StateStore, apply_reconciliation, reconcile, restore_into
+
+        store = StateStore.open(kcfg.state_path, on_error=self._on_store_error)
+        stack.push_async_callback(self._close_store, store)
+        state = await asyncio.to_thread(store.load_state)
+        self._log.info("state.restored", path=kcfg.state_path, **restore_into(self.trading, state))
+        self.trading.store = self.store = store
+        self._restored = state
+        for gateway in self.gateways.values():
+            gateway.adopt_orders([o for o in state.open_orders if o.venue == gateway.id])
+        mismatches = list(state.problems)
+        for gateway_id, gateway in self.gateways.items():
+            report = await reconcile(gateway, gateway_id, state, venue_only=kcfg.venue_only_orders,
+                                     confirm_delay=kcfg.reconcile_confirm_delay)
+            apply_reconciliation(self.trading, report)
+            log = self._log.info if report.ok else self._log.error
+            log("state.reconciled", **report.summary())
+            mismatches += [f"{gateway_id}: {m.kind}: {m.detail}" for m in report.issues]
+        if mismatches and not kcfg.continue_on_mismatch:
+            raise StateStoreError(
+                f"reconciliation left {len(mismatches)} mismatch(es); trading not started "
+                f"(kernel.continue_on_mismatch overrides): {'; '.join(mismatches[:5])}"
+            )
+
+    def _on_store_error(self, error: StateStoreError) -> None:
+        self.request_stop(f"state store failed: {error}")
+
+    def _save_state(self) -> None:
+        if self.store is None:
+            return
+        for strategy_id in self._stateful:
+            saved = self.strategies[strategy_id].on_save()
+            if saved is not None:
+                self.store.save_strategy_state(strategy_id, saved)
+        self.store.record_portfolio(self.trading.portfolio)
+
+    async def _close_store(self, store: Any) -> None:
+        self._save_state()
+        self.trading.store = self.store = None
+        await store.aclose()
+
     def _heartbeat(self, event: TimeEvent) -> None:
+        self._save_state()
         seen, at = self.cache.events_seen, time.monotonic()
         last_seen, last_at = self._heartbeat_last
         self._heartbeat_last = (seen, at)

@@ -25,7 +25,7 @@ import structlog
 from libra.core.bus import MessageBus
 from libra.core.cache import Cache
 from libra.core.config import RiskConfig
-from libra.core.errors import InvalidOrderTransition, OverfillError
+from libra.core.errors import InvalidOrderTransition, OverfillError, StateStoreError
 from libra.model.fills import Fill
 from libra.model.identifiers import ClientOrderIdGenerator
 from libra.model.instrument import Instrument
@@ -53,6 +53,10 @@ class OrderStore(Protocol):
     def record_order(self, order: Order) -> None: ...
 
     def record_event(self, order: Order, event: Any) -> None: ...
+
+    def intent_pending(self, client_order_id: str) -> bool: ...
+
+    async def wait_intent(self, order: Order) -> None: ...
 
 
 class ExecutionEngine:
@@ -204,10 +208,28 @@ class ExecutionEngine:
             self._wakeup.set()
 
     async def flush(self) -> None:
-        """Send every queued command to its gateway, in order."""
+        """Send every queued command to its gateway, in order.
+
+        An order leaves only once its intent is on disk. A strategy's task never
+        waits for the disk: it leaves such an order to the engine's task.
+        """
         pending = self.pending
         while pending:
-            command, order = pending.popleft()
+            command, order = pending[0]
+            store = self.store
+            if command == _SUBMIT and store is not None and \
+                    store.intent_pending(order.client_order_id):
+                if self._task is not None and asyncio.current_task() is not self._task:
+                    self._wakeup.set()  # type: ignore[union-attr]
+                    return
+                try:
+                    await store.wait_intent(order)
+                except StateStoreError as exc:
+                    if pending and pending[0][1] is order:
+                        pending.popleft()
+                        self._on_command_failed(command, order, exc)
+                continue
+            pending.popleft()
             gateway = self.gateways.get(order.venue)
             try:
                 if gateway is None:
@@ -218,6 +240,12 @@ class ExecutionEngine:
                     await gateway.cancel_order(order)
             except Exception as exc:
                 self._on_command_failed(command, order, exc)
+
+    def restore_id_generator(self, strategy_id: str, count: int) -> None:
+        """Continue ``strategy_id``'s client order ids after ``count`` (state restore)."""
+        current = self._id_generators.get(strategy_id)
+        start = max(count, current.count if current is not None else 0)
+        self._id_generators[strategy_id] = ClientOrderIdGenerator(strategy_id, start)
 
     def _on_command_failed(self, command: str, order: Order, exc: Exception) -> None:
         reason = f"gateway error: {type(exc).__name__}: {exc}"

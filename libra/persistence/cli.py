@@ -1,0 +1,129 @@
+"""``libra state``: show a state file without starting the daemon.
+
+The file is opened read-only, so this works while the daemon runs. Positions are recomputed
+from the stored fills (the source of truth); balances are each account's last snapshot.
+Exit codes: 0 shown, 2 missing, corrupt or foreign file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from libra.core.errors import StateStoreError
+from libra.persistence.schema import connect_read_only
+from libra.persistence.state import LoadedState, read_state
+
+EXIT_OK = 0
+EXIT_BAD_FILE = 2
+SECTIONS = ("orders", "fills", "positions", "balances", "all")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``state`` command to the ``libra`` parser."""
+    parser = subparsers.add_parser("state", help="show the state file (read-only)")
+    parser.add_argument("--path", required=True, help="the state file (kernel.state_path)")
+    parser.add_argument("section", nargs="?", choices=SECTIONS, default="all")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=cmd_state)
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    """Print one section (or all) of the state file; return the exit code."""
+    try:
+        conn = connect_read_only(Path(args.path))
+        try:
+            state = read_state(conn)
+        finally:
+            conn.close()
+    except StateStoreError as exc:
+        print(f"libra: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_FILE
+    data = state_data(state, args.section)
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print(render_text(data))
+    return EXIT_OK
+
+
+def state_data(state: LoadedState, section: str = "all") -> dict[str, Any]:
+    """Return the chosen sections of ``state`` as plain data (Decimals as strings)."""
+    every = section == "all"
+    data: dict[str, Any] = {}
+    if every or section == "orders":
+        data["orders"] = [_order_data(o) for o in state.orders.values()]
+    if every or section == "fills":
+        data["fills"] = [{k: _plain(v) for k, v in f.to_dict().items()} for f in state.fills]
+    if every or section == "positions":
+        data["positions"] = [p.snapshot() for p in state.positions()]
+    if every or section == "balances":
+        data["balances"] = {account: {c: str(v) for c, v in cash.items()}
+                            for account, cash in state.balances.items()}
+    if every:
+        data["strategy_states"] = state.strategy_states
+        data["id_counters"] = state.id_counters
+        data["last_fill_ns"] = state.last_fill_ns
+        data["problems"] = state.problems
+    return data
+
+
+def _order_data(order: Any) -> dict[str, Any]:
+    keys = ("client_order_id", "strategy_id", "venue", "symbol", "side", "type", "quantity",
+            "price", "status", "filled_quantity", "avg_fill_price", "venue_order_id",
+            "reason", "ts_init", "ts_last")
+    data = {key: _plain(getattr(order, key)) for key in keys}
+    data["fees"] = {c: str(v) for c, v in order.fees.items()}
+    return data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    return getattr(value, "value", value)
+
+
+_COLUMNS = {
+    "orders": ("client_order_id", "strategy_id", "symbol", "side", "type", "quantity", "price",
+               "status", "filled_quantity", "avg_fill_price"),
+    "fills": ("ts_event", "client_order_id", "trade_id", "symbol", "side", "quantity", "price",
+              "fee", "fee_currency"),
+    "positions": ("strategy_id", "symbol", "side", "quantity", "avg_entry_price",
+                  "realized_pnl", "fees"),
+}
+
+
+def render_text(data: dict[str, Any]) -> str:
+    """Render ``state_data`` output as aligned text tables."""
+    parts: list[str] = []
+    for name, columns in _COLUMNS.items():
+        if name in data:
+            parts.append(f"{name} ({len(data[name])}):")
+            parts.append(_table(columns, [[_cell(row.get(c)) for c in columns]
+                                          for row in data[name]]))
+    if "balances" in data:
+        parts.append(f"balances ({len(data['balances'])} accounts, last snapshot):")
+        rows = [[account, currency, amount] for account, cash in data["balances"].items()
+                for currency, amount in sorted(cash.items())]
+        parts.append(_table(("account", "currency", "amount"), rows))
+    for name in ("id_counters", "strategy_states", "last_fill_ns", "problems"):
+        if name in data:
+            parts.append(f"{name}: {json.dumps(data[name], default=str)}")
+    return "\n".join(parts)
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _table(columns: tuple[str, ...], rows: list[list[str]]) -> str:
+    if not rows:
+        return "  (none)"
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)

@@ -1,0 +1,99 @@
+"""A restart against the paper venue: restore from the store, reconcile, trade on."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+from libra.core.bus import MessageBus
+from libra.core.cache import Cache
+from libra.core.clock import SimulatedClock
+from libra.core.config import RiskConfig
+from libra.core.events import Quote
+from libra.gateways.paper import PaperGateway, PaperGatewayConfig
+from libra.model.orders import OrderStatus
+from libra.persistence import StateStore, apply_reconciliation, reconcile, restore_into
+from libra.persistence.reconcile import LOST_REASON
+from libra.trading.execution import ExecutionEngine
+
+T0 = 1_700_000_000_000_000_000
+VENUE = {
+    "starting_balances": {"USDT": "100000", "BTC": "10"},
+    "instruments": {"BTC/USDT": {"tick_size": "0.01", "lot_size": "0.0001"}},
+}
+
+
+def _quote(bid: str, ask: str, ts: int) -> Quote:
+    return Quote(venue="paper", symbol="BTC/USDT", bid=D(bid), ask=D(ask), bid_size=D(50),
+                 ask_size=D(50), ts_event=ts, ts_recv=ts)
+
+
+def _engine(gateway: PaperGateway, clock: SimulatedClock,
+            store: StateStore | None) -> ExecutionEngine:
+    engine = ExecutionEngine(MessageBus(), Cache(), clock, RiskConfig(), log_orders=False)
+    engine.add_gateway("paper", gateway)
+    gateway.bind(lambda e: None, engine.on_order_event, clock)
+    for instrument in gateway.instruments().values():
+        engine.cache.add_instrument(instrument)
+    engine.store = store
+    return engine
+
+
+async def test_restart_recovers_missed_fill_cancel_and_lost_submit(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    clock = SimulatedClock()
+    clock.set_time(T0)
+    venue = PaperGateway(PaperGatewayConfig.model_validate(VENUE), gateway_id="paper")
+    await venue.connect()
+    venue.on_market_data(_quote("99.99", "100.01", T0))
+
+    # Before the crash: one fill, two resting orders, one intent never sent.
+    store = StateStore.open(path)
+    engine = _engine(venue, clock, store)
+    orders = engine.orders_api("s1", "paper")
+    orders.submit_order(symbol="BTC/USDT", side="buy", quantity="0.5")
+    orders.submit_order(symbol="BTC/USDT", side="buy", quantity="1", type="limit", price="95")
+    orders.submit_order(symbol="BTC/USDT", side="buy", quantity="1", type="limit", price="90")
+    await engine.flush()
+    orders.submit_order(symbol="BTC/USDT", side="buy", quantity="1", type="limit", price="80")
+    await store.flush()
+    store.close()
+
+    # While down: the venue fills one resting order and cancels the other.
+    missed: list[Any] = []
+    venue.bind(lambda e: None, missed.append, clock)
+    clock.set_time(T0 + 10)
+    venue.on_market_data(_quote("94", "94.5", T0 + 10))
+    await venue.cancel_order(engine.cache.order("s1-3"))
+    assert [e.kind for e in missed] == ["filled", "canceled"]
+
+    # Restart: restore, reconcile, apply.
+    store = StateStore.open(path)
+    restarted = _engine(venue, clock, None)
+    state = store.load_state()
+    restore_into(restarted, state)
+    restarted.store = store
+    report = await reconcile(venue, "paper", state, confirm_delay=0)
+    apply_reconciliation(restarted, report)
+
+    assert report.ok, report.issues
+    statuses = {coid: o.status for coid, o in restarted.cache.orders.items()}
+    assert statuses == {"s1-1": OrderStatus.FILLED, "s1-2": OrderStatus.FILLED,
+                        "s1-3": OrderStatus.CANCELED, "s1-4": OrderStatus.REJECTED}
+    assert restarted.cache.order("s1-4").reason == LOST_REASON
+    assert "s1-4" not in venue.matching.orders  # never sent again
+    position = restarted.portfolio.position("s1", "BTC/USDT")
+    assert position is not None
+    assert position.quantity == D("1.5")
+    assert restarted.portfolio.balances("paper") == await venue.fetch_balances()
+    assert restarted.orders_api("s1", "paper").create(
+        symbol="BTC/USDT", side="buy", quantity="1").client_order_id == "s1-5"
+
+    # What reconciliation applied went to the store: a second restart needs nothing more.
+    again = store.load_state()
+    assert {coid: o.status for coid, o in again.orders.items()} == statuses
+    second = await reconcile(venue, "paper", again, confirm_delay=0)
+    assert second.ok
+    assert second.events == []
+    store.close()

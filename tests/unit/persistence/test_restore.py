@@ -1,0 +1,96 @@
+"""Restore into a real execution engine trading on the paper venue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal as D
+from typing import Any
+
+from libra.core.bus import MessageBus
+from libra.core.cache import Cache
+from libra.core.clock import SimulatedClock
+from libra.core.config import RiskConfig
+from libra.core.events import Quote
+from libra.gateways.paper import PaperGateway, PaperGatewayConfig
+from libra.model.orders import OrderStatus
+from libra.persistence import StateStore, restore_into
+from libra.trading.execution import ExecutionEngine
+
+Open = Callable[..., StateStore]
+T0 = 1_700_000_000_000_000_000
+VENUE = {
+    "starting_balances": {"USDT": "100000", "BTC": "10"},
+    "instruments": {"BTC/USDT": {"tick_size": "0.01", "lot_size": "0.0001"}},
+}
+
+
+async def _engine(store: StateStore | None) -> tuple[ExecutionEngine, PaperGateway]:
+    bus, cache, clock = MessageBus(), Cache(), SimulatedClock()
+    clock.set_time(T0)
+    engine = ExecutionEngine(bus, cache, clock, RiskConfig(), log_orders=False)
+    gateway = PaperGateway(PaperGatewayConfig.model_validate(VENUE), gateway_id="paper")
+    engine.add_gateway("paper", gateway)
+    gateway.bind(lambda e: bus.publish(e.topic, e), engine.on_order_event, clock)
+    await gateway.connect()
+    for instrument in gateway.instruments().values():
+        cache.add_instrument(instrument)
+    gateway.on_market_data(Quote(venue="paper", symbol="BTC/USDT", bid=D("99.99"),
+                                 ask=D("100.01"), bid_size=D(50), ask_size=D(50),
+                                 ts_event=T0, ts_recv=T0))
+    engine.store = store
+    await engine.start()
+    return engine, gateway
+
+
+def _orders_view(engine: ExecutionEngine) -> dict[str, tuple[Any, ...]]:
+    return {coid: (o.status, o.filled_quantity, o.avg_fill_price, o.venue_order_id, o.fees)
+            for coid, o in engine.cache.orders.items()}
+
+
+async def test_restore_gives_the_engine_back_its_orders_positions_and_ids(
+        open_store: Open) -> None:
+    store = open_store()
+    engine, _ = await _engine(store)
+    orders = engine.orders_api("s1", "paper")
+    orders.submit_order(symbol="BTC/USDT", side="buy", quantity="0.5")
+    orders.submit_order(symbol="BTC/USDT", side="buy", quantity="1", type="limit", price="90")
+    resting = orders.submit_order(symbol="BTC/USDT", side="buy", quantity="1", type="limit",
+                                  price="95")
+    orders.submit_order(symbol="BTC/USDT", side="sell", quantity="0.2")
+    await engine.flush()
+    engine.cancel(resting)
+    await engine.flush()
+    await engine.stop()
+    before_orders = _orders_view(engine)
+    before_position = engine.portfolio.position("s1", "BTC/USDT")
+    assert before_position is not None
+    store.close()
+
+    restored, _ = await _engine(None)
+    summary = restore_into(restored, open_store().load_state())
+
+    assert _orders_view(restored) == before_orders
+    assert restored.cache.order("s1-2").status is OrderStatus.ACCEPTED
+    assert restored.cache.order("s1-3").status is OrderStatus.CANCELED
+    position = restored.portfolio.position("s1", "BTC/USDT")
+    assert position is not None
+    assert position.snapshot() == before_position.snapshot()
+    assert restored.orders_api("s1", "paper").create(
+        symbol="BTC/USDT", side="buy", quantity="1").client_order_id == "s1-5"
+    assert summary["orders"] == 4
+    assert summary["fills"] == 2
+
+
+async def test_restore_keeps_balances_the_venue_already_reported(open_store: Open) -> None:
+    store = open_store()
+    engine, _ = await _engine(store)
+    engine.orders_api("s1", "paper").submit_order(symbol="BTC/USDT", side="buy", quantity="1")
+    await engine.flush()
+    store.record_balances("paper", {"USDT": D(1)})
+    store.close()
+    restored, _ = await _engine(None)
+    restored.portfolio.set_balances("paper", {"USDT": D(7)})
+
+    restore_into(restored, open_store().load_state())
+
+    assert restored.portfolio.balances("paper") == {"USDT": D(7)}
