@@ -29,7 +29,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
         import uvloop
     except ImportError:  # platforms without uvloop run on asyncio's loop
         return None
-    return uvloop.new_event_loop  # type: ignore[no-any-return]
+    return uvloop.new_event_loop
 
 
 def run_async(coro: Coroutine[Any, Any, Any]) -> Any:

@@ -22,7 +22,7 @@ class Cache:
         #: Closed orders kept in memory; older ones live only in the state store,
         #: so a daemon running for months does not grow without bound.
         self.closed_order_capacity = closed_order_capacity
-        self._closed: deque[Any] = deque()
+        self._closed: deque[Any] = deque()  # closed orders, oldest first
         self.instruments: dict[str, Any] = {}
         self.quotes: dict[str, Quote] = {}
         self.trades: dict[str, Trade] = {}
@@ -106,8 +106,9 @@ class Cache:
         closed.append(order)
         while len(closed) > self.closed_order_capacity:
             old = closed.popleft()
-            if not old.is_open and self.orders.get(old.client_order_id) is old:
-                del self.orders[old.client_order_id]
+            key = old.client_order_id
+            if not old.is_open and self.orders.get(key) is old:
+                del self.orders[key]
 
     def order(self, client_order_id: str) -> Any:
         return self.orders.get(client_order_id)

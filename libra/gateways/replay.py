@@ -28,6 +28,7 @@ def load_replay_events(files: Sequence[Any], default_symbol: str | None, venue: 
         symbol = spec.symbol or default_symbol
         if symbol is None:
             raise ValueError(f"replay file {spec.path}: no symbol configured or subscribed")
+        events: Sequence[Any]
         if spec.kind == "bars":
             events = load_bars(spec.path, symbol=symbol, venue=venue, timeframe=spec.timeframe)
         elif spec.kind == "trades":

@@ -70,7 +70,7 @@ def load_strategy(name: str) -> type[StrategyPlugin]:
         PluginNotFoundError: no loadable strategy has that name; the message
             lists the available ones.
     """
-    return _load(STRATEGY_GROUP, name)  # type: ignore[no-any-return]
+    return _load(STRATEGY_GROUP, name)
 
 
 def load_gateway(name: str) -> type:
@@ -166,7 +166,7 @@ def _load_entry_point(group: str, ep: importlib_metadata.EntryPoint) -> PluginEn
             raise TypeError(
                 f"{ep.value} is not a subclass of {base.__module__}.{base.__qualname__}"
             )
-        metadata = cls.metadata()
+        metadata = cls.metadata()  # type: ignore[attr-defined]
         if not isinstance(metadata, PluginMetadata):
             raise TypeError(
                 f"{ep.value}.metadata() must return PluginMetadata, was {type(metadata).__name__}"

@@ -156,4 +156,4 @@ class StrategyOrders:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Return this strategy's open orders."""
-        return self._engine.cache.open_orders(self.strategy_id, symbol)  # type: ignore[no-any-return]
+        return self._engine.cache.open_orders(self.strategy_id, symbol)

@@ -32,7 +32,7 @@ import enum
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-import ccxt  # type: ignore[import-untyped]
+import ccxt
 
 from libra.core.errors import GatewayAuthError, GatewayError, GatewayUnavailable
 

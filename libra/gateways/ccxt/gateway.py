@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
-import ccxt  # type: ignore[import-untyped]
-import ccxt.pro  # type: ignore[import-untyped]
+import ccxt
+import ccxt.pro
 import structlog
 
 from libra.core.errors import GatewayError, GatewayUnavailable

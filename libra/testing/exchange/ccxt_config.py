@@ -106,7 +106,7 @@ def spot_exceptions() -> dict[str, Any]:
     which a 127.0.0.1 URL never matches. Promoting the spot table gives the exception
     classes a client would see from the real venue.
     """
-    import ccxt  # type: ignore[import-untyped]  # the dependency this module configures
+    import ccxt  # the dependency this module configures
 
     table = ccxt.binance().exceptions
     return {
