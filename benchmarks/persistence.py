@@ -5,7 +5,7 @@ Run: python benchmarks/persistence.py
 Prints one figure per line as ``label: value unit``.
 
 With persistence on, the engine sends an order only once its intent is on disk
-(``DurableFlushEngine.flush`` below is the change proposed for ``ExecutionEngine.flush``).
+(``ExecutionEngine.flush`` sends an order only once its intent is on disk).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from libra.core.bus import MessageBus
 from libra.core.cache import Cache
 from libra.core.clock import SimulatedClock
 from libra.core.config import RiskConfig
-from libra.core.errors import StateStoreError
 from libra.core.events import Quote
 from libra.gateways.paper import PaperGateway, PaperGatewayConfig
 from libra.model.order_events import OrderPendingCancel
@@ -40,34 +39,6 @@ VENUE = {
     "instruments": {"BTC/USDT": {"tick_size": "0.01", "lot_size": "0.0001"}},
 }
 ORDERS = 20_000
-
-
-class DurableFlushEngine(ExecutionEngine):
-    """The execution engine with the proposed ``flush``: intents are durable before sending."""
-
-    async def flush(self) -> None:
-        pending = self.pending
-        while pending:
-            command, order = pending[0]
-            store = self.store
-            if (command == "submit" and store is not None
-                    and store.intent_pending(order.client_order_id)):  # type: ignore[attr-defined]
-                if self._task is not None and asyncio.current_task() is not self._task:
-                    self._wake()  # the engine's task sends it once the intent is durable
-                    return
-                try:
-                    await store.wait_intent(order)  # type: ignore[attr-defined]
-                except StateStoreError as exc:
-                    if pending and pending[0][1] is order:
-                        pending.popleft()
-                        self._on_command_failed(command, order, exc)
-                continue
-            pending.popleft()
-            gateway = self.gateways[order.venue]
-            if command == "submit":
-                await gateway.submit_order(order)
-            else:
-                await gateway.cancel_order(order)
 
 
 def commit_latency_us(directory: Path, synchronous: str, n: int = 300) -> float:
@@ -90,7 +61,7 @@ def commit_latency_us(directory: Path, synchronous: str, n: int = 300) -> float:
 async def _engine(store: StateStore | None) -> ExecutionEngine:
     clock = SimulatedClock()
     clock.set_time(T0)
-    engine = DurableFlushEngine(MessageBus(), Cache(), clock, RiskConfig(), log_orders=False)
+    engine = ExecutionEngine(MessageBus(), Cache(), clock, RiskConfig(), log_orders=False)
     gateway = PaperGateway(PaperGatewayConfig.model_validate(VENUE), gateway_id="paper")
     engine.add_gateway("paper", gateway)
     gateway.bind(lambda e: None, engine.on_order_event, clock)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,17 +65,3 @@ async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> No
 def wait_for() -> Callable[..., Any]:
     """Return ``eventually``: a condition-based wait with a timeout."""
     return eventually
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Return the path of a headless-capable chromium, installing it once if we may."""
-    path = shutil.which("chromium")
-    if path is None and ENSURE_CHROMIUM.exists():
-        # The script is best effort (root + apt-get only) and bounds itself to 600 s.
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            subprocess.run(["/bin/sh", str(ENSURE_CHROMIUM)], check=False, timeout=660)
-        path = shutil.which("chromium")
-    if path is None:
-        pytest.skip("chromium not on PATH and scripts/ensure-chromium.sh could not install it")
-    return path

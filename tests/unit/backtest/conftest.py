@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import shutil
-import subprocess
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -56,17 +53,3 @@ def eth_trades(eth_curve: list[tuple[int, Decimal]]) -> list[TradeRecord]:
             )
         )
     return trades
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Return the path of a headless-capable chromium, installing it once if we may."""
-    path = shutil.which("chromium")
-    if path is None and ENSURE_CHROMIUM.exists():
-        # The script is best effort (root + apt-get only) and bounds itself to 600 s.
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            subprocess.run(["/bin/sh", str(ENSURE_CHROMIUM)], check=False, timeout=660)
-        path = shutil.which("chromium")
-    if path is None:
-        pytest.skip("chromium not on PATH and scripts/ensure-chromium.sh could not install it")
-    return path
