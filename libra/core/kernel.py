@@ -412,6 +412,8 @@ class TradingKernel:
 
         store = StateStore.open(kcfg.state_path, on_error=self._on_store_error)
         stack.push_async_callback(self._close_store, store)
+        for gateway in self.gateways.values():
+            await gateway.attach_store(store)  # a simulated venue restores itself first
         state = await asyncio.to_thread(store.load_state)
         self._log.info("state.restored", path=kcfg.state_path, **restore_into(self.trading, state))
         self.trading.store = self.store = store

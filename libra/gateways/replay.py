@@ -10,6 +10,7 @@ fake of the present.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -59,12 +60,15 @@ class ReplayFeed:
         speed: float = 1.0,
         loop: bool = False,
         batch: int = 64,
+        start: int = 0,
     ) -> None:
         self.events = events
         self.emit = emit
         self.speed = speed
         self.loop = loop
         self.batch = batch
+        #: Where the first pass begins (a resumed replay); later passes start at 0.
+        self.start = start
         self.emitted = 0
         self.last_emit_monotonic: float | None = None
         self.finished = False
@@ -72,21 +76,22 @@ class ReplayFeed:
     async def run(self) -> None:
         """Emit every event (forever when looping); return when done."""
         while True:
-            await self._play_once()
+            await self._play_once(self.start)
+            self.start = 0
             if not self.loop or not self.events:
                 break
         self.finished = True
         _log.info("replay.finished", events=self.emitted)
 
-    async def _play_once(self) -> None:
+    async def _play_once(self, start: int) -> None:
         events = self.events
-        if not events:
+        if start >= len(events):
             return
         speed = self.speed
-        first_ts = events[0].ts_event
+        first_ts = events[start].ts_event
         started = time.monotonic()
         emit = self.emit
-        for i, event in enumerate(events):
+        for i, event in enumerate(itertools.islice(events, start, None), start):
             if speed > 0:
                 due = started + (event.ts_event - first_ts) / 1e9 / speed
                 delay = due - time.monotonic()

@@ -17,6 +17,13 @@ from libra.persistence.restore import adopted_order, apply_reconciliation, resto
 from libra.persistence.schema import SCHEMA_VERSION
 from libra.persistence.state import LoadedState, read_state
 from libra.persistence.store import StateStore
+from libra.persistence.venue import (
+    VenueAccountRecord,
+    VenueMarketRecord,
+    VenueOrderRecord,
+    VenueState,
+    read_venue_states,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -24,11 +31,16 @@ __all__ = [
     "Mismatch",
     "ReconciliationReport",
     "StateStore",
+    "VenueAccountRecord",
+    "VenueMarketRecord",
+    "VenueOrderRecord",
     "VenueOrderReport",
+    "VenueState",
     "adopted_order",
     "apply_reconciliation",
     "as_venue_report",
     "read_state",
+    "read_venue_states",
     "reconcile",
     "restore_into",
 ]

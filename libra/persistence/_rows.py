@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from libra.model.identifiers import client_order_id_prefix
+from libra.persistence.venue import VenueRows
 
 if TYPE_CHECKING:
     from libra.model.orders import Order
 
-INTENT, EVENT, BALANCES, POSITION, STRATEGY, COUNTER, STOP = range(7)
+INTENT, EVENT, BALANCES, POSITION, STRATEGY, COUNTER, STOP, VENUE, VENUE_MARKET = range(9)
 
 _UPSERT_ORDER = """
 INSERT INTO orders (client_order_id, strategy_id, venue, symbol, side, type, quantity, price,
@@ -85,6 +86,7 @@ class Batch:
         self.balances: dict[str, tuple[Any, ...]] = {}
         self.positions: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.strategies: dict[str, tuple[Any, ...]] = {}
+        self.venue: VenueRows | None = None
 
     def add(self, op: tuple[Any, ...]) -> None:
         kind = op[0]
@@ -104,6 +106,12 @@ class Batch:
             self.strategies[op[1]] = (op[1], op[2], op[3])
         elif kind == COUNTER:
             self.counters[op[1]] = max(op[2], self.counters.get(op[1], 0))
+        elif kind == VENUE_MARKET:
+            self._venue_rows().add_market(*op[1:])
+        elif kind == VENUE:
+            self._venue_rows().add_changes(*op[1:])
+            # The venue's fills are as durable as the engine's records of them.
+            self.durable = self.durable or bool(op[3])
         else:
             self.stop = True
 
@@ -115,6 +123,9 @@ class Batch:
             row[1] = state
         elif static is not None:
             self.orders[coid] = [static, state, None]
+            # An order stored without an intent (denied before it could leave) used an id
+            # too: a restart must not issue that id again.
+            self._count_id(static[1], coid)
         else:
             self.updates[coid] = state
         self.seq += 1
@@ -131,6 +142,11 @@ class Batch:
             ))
         self.events.append((self.seq, coid, kind, trade_id, event.ts_event,
                             msgspec.json.encode(event)))
+
+    def _venue_rows(self) -> VenueRows:
+        if self.venue is None:
+            self.venue = VenueRows()
+        return self.venue
 
     def _count_id(self, strategy_id: str, client_order_id: str) -> None:
         prefix = self._prefixes.get(strategy_id)
@@ -154,6 +170,8 @@ class Batch:
         conn.executemany(_UPSERT_BALANCES, self.balances.values())
         conn.executemany(_UPSERT_POSITION, self.positions.values())
         conn.executemany(_UPSERT_STRATEGY, self.strategies.values())
+        if self.venue is not None:
+            self.venue.write(conn)
 
 
 def _static_row(static: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -1,7 +1,8 @@
 """``libra state``: show a state file without starting the daemon.
 
 The file is opened read-only, so this works while the daemon runs. Positions are recomputed
-from the stored fills (the source of truth); balances are each account's last snapshot.
+from the stored fills (the source of truth); balances are each account's last snapshot. A
+simulated venue's own state (the paper gateway's), if stored, is shown as ``venues``.
 Exit codes: 0 shown, 2 missing, corrupt or foreign file.
 """
 
@@ -17,10 +18,11 @@ from typing import Any
 from libra.core.errors import StateStoreError
 from libra.persistence.schema import connect_read_only
 from libra.persistence.state import LoadedState, read_state
+from libra.persistence.venue import VenueState, read_venue_states
 
 EXIT_OK = 0
 EXIT_BAD_FILE = 2
-SECTIONS = ("orders", "fills", "positions", "balances", "all")
+SECTIONS = ("orders", "fills", "positions", "balances", "venues", "all")
 
 
 def register(subparsers: Any) -> None:
@@ -38,12 +40,13 @@ def cmd_state(args: argparse.Namespace) -> int:
         conn = connect_read_only(Path(args.path))
         try:
             state = read_state(conn)
+            venues = read_venue_states(conn)
         finally:
             conn.close()
     except StateStoreError as exc:
         print(f"libra: error: {exc}", file=sys.stderr)
         return EXIT_BAD_FILE
-    data = state_data(state, args.section)
+    data = state_data(state, args.section, venues)
     if args.json:
         print(json.dumps(data, indent=2, default=str))
     else:
@@ -51,8 +54,9 @@ def cmd_state(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def state_data(state: LoadedState, section: str = "all") -> dict[str, Any]:
-    """Return the chosen sections of ``state`` as plain data (Decimals as strings)."""
+def state_data(state: LoadedState, section: str = "all",
+               venues: dict[str, VenueState] | None = None) -> dict[str, Any]:
+    """Return the chosen sections of ``state`` (and ``venues``) as plain data."""
     every = section == "all"
     data: dict[str, Any] = {}
     if every or section == "orders":
@@ -64,12 +68,34 @@ def state_data(state: LoadedState, section: str = "all") -> dict[str, Any]:
     if every or section == "balances":
         data["balances"] = {account: {c: str(v) for c, v in cash.items()}
                             for account, cash in state.balances.items()}
+    if (every or section == "venues") and venues:
+        data["venues"] = {name: _venue_data(venue) for name, venue in venues.items()}
     if every:
         data["strategy_states"] = state.strategy_states
         data["id_counters"] = state.id_counters
         data["last_fill_ns"] = state.last_fill_ns
         data["problems"] = state.problems
     return data
+
+
+def _venue_data(venue: VenueState) -> dict[str, Any]:
+    account = venue.account
+    return {
+        "balances": {} if account is None else {c: str(v) for c, v in account.balances.items()},
+        "reserved": {} if account is None else {c: str(v) for c, v in account.reserved.items()
+                                                if v},
+        "order_seq": None if account is None else account.order_seq,
+        "trade_seq": None if account is None else account.trade_seq,
+        "duplicate_submits": None if account is None else account.duplicate_submits,
+        "orders": len(venue.orders),
+        "fills": len(venue.fills),
+        "open_orders": [{
+            "client_order_id": o.client_order_id, "venue_order_id": o.venue_order_id,
+            "symbol": o.symbol, "side": o.side, "type": o.type, "quantity": str(o.quantity),
+            "price": _plain(o.price), "filled": str(o.filled), "status": o.status,
+        } for o in venue.open_orders],
+        "replay_ts": venue.replay_ts,
+    }
 
 
 def _order_data(order: Any) -> dict[str, Any]:
@@ -110,10 +136,25 @@ def render_text(data: dict[str, Any]) -> str:
         rows = [[account, currency, amount] for account, cash in data["balances"].items()
                 for currency, amount in sorted(cash.items())]
         parts.append(_table(("account", "currency", "amount"), rows))
+    for name, venue in data.get("venues", {}).items():
+        parts.append(_venue_text(name, venue))
     for name in ("id_counters", "strategy_states", "last_fill_ns", "problems"):
         if name in data:
             parts.append(f"{name}: {json.dumps(data[name], default=str)}")
     return "\n".join(parts)
+
+
+def _venue_text(name: str, venue: dict[str, Any]) -> str:
+    head = (f"venue {name} (its own state): {venue['orders']} orders, {venue['fills']} fills, "
+            f"order_seq {venue['order_seq']}, trade_seq {venue['trade_seq']}, "
+            f"duplicate_submits {venue['duplicate_submits']}, replay_ts {venue['replay_ts']}")
+    rows = [[currency, amount, venue["reserved"].get(currency, "0")]
+            for currency, amount in sorted(venue["balances"].items())]
+    columns = ("client_order_id", "venue_order_id", "symbol", "side", "type", "quantity",
+               "price", "filled", "status")
+    orders = [[_cell(o.get(c)) for c in columns] for o in venue["open_orders"]]
+    return "\n".join([head, _table(("currency", "balance", "reserved"), rows),
+                      f"  open orders ({len(orders)}):", _table(columns, orders)])
 
 
 def _cell(value: Any) -> str:

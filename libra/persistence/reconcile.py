@@ -244,10 +244,12 @@ def _fills_for_known_orders(report: ReconciliationReport, ours: dict[str, Order]
         if order is None or fill.trade_id in order.trade_ids:
             continue
         total = order.filled_quantity + added.get(order.client_order_id, _ZERO) + fill.quantity
-        if total > order.quantity or order.status in (OrderStatus.REJECTED, OrderStatus.DENIED):
+        if total > order.quantity or fill.side != order.side or \
+                order.status in (OrderStatus.REJECTED, OrderStatus.DENIED):
             report.issues.append(Mismatch("fill_refused", f"fill {fill.trade_id} of "
-                                          f"{fill.quantity} does not fit order "
-                                          f"{order.client_order_id} ({order.status.value}, "
+                                          f"{fill.side} {fill.quantity} does not fit order "
+                                          f"{order.client_order_id} ({order.side.value}, "
+                                          f"{order.status.value}, "
                                           f"filled {order.filled_quantity}/{order.quantity})",
                                           order.client_order_id))
             continue

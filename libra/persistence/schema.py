@@ -97,7 +97,65 @@ _V1 = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1),)
+# A simulated venue's own state (the paper gateway's), so that it survives a restart as a
+# real venue would: written through the same writer queue, before the events it reports.
+_V2 = (
+    """CREATE TABLE venue_accounts (
+        venue TEXT PRIMARY KEY,
+        balances TEXT NOT NULL,
+        reserved TEXT NOT NULL,
+        order_seq INTEGER NOT NULL,
+        trade_seq INTEGER NOT NULL,
+        duplicate_submits INTEGER NOT NULL
+    )""",
+    # Every order the venue accepted, by client order id; status: open, next_open or closed.
+    """CREATE TABLE venue_orders (
+        venue TEXT NOT NULL,
+        client_order_id TEXT NOT NULL,
+        venue_order_id TEXT NOT NULL,
+        strategy_id TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        type TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        price TEXT,
+        trigger_price TEXT,
+        time_in_force TEXT NOT NULL,
+        post_only INTEGER NOT NULL,
+        filled TEXT NOT NULL,
+        reserved TEXT NOT NULL,
+        triggered INTEGER NOT NULL,
+        activate_at INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        PRIMARY KEY (venue, client_order_id)
+    )""",
+    # A trade id never repeats at a venue: a second insert fails the write, loudly.
+    """CREATE TABLE venue_fills (
+        venue TEXT NOT NULL,
+        trade_id TEXT NOT NULL,
+        client_order_id TEXT NOT NULL,
+        ts_event INTEGER NOT NULL,
+        payload BLOB NOT NULL,
+        PRIMARY KEY (venue, trade_id)
+    )""",
+    """CREATE TABLE venue_markets (
+        venue TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        bid TEXT,
+        ask TEXT,
+        last TEXT,
+        has_bars INTEGER NOT NULL,
+        ts_event INTEGER NOT NULL,
+        PRIMARY KEY (venue, symbol)
+    )""",
+    # The ts_event of the last market event the venue processed (where a replay resumes).
+    """CREATE TABLE venue_replay (
+        venue TEXT PRIMARY KEY,
+        ts_event INTEGER NOT NULL
+    )""",
+)
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2))
 """``(version, statements)`` in order; migration N takes a file from version N-1 to N."""
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -52,14 +52,23 @@ from libra.persistence._rows import (
     POSITION,
     STOP,
     STRATEGY,
+    VENUE,
+    VENUE_MARKET,
     Batch,
     state_values,
     static_values,
     write_transaction,
 )
 from libra.persistence.state import LoadedState, read_state
+from libra.persistence.venue import (
+    VenueAccountRecord,
+    VenueOrderRecord,
+    VenueState,
+    read_venue_states,
+)
 
 if TYPE_CHECKING:
+    from libra.model.fills import Fill
     from libra.model.orders import Order
     from libra.model.positions import Position
     from libra.trading.portfolio import Portfolio
@@ -363,6 +372,21 @@ class StateStore:
             raise TypeError(f"state of strategy {strategy_id!r} is not JSON-safe: {exc}") from exc
         self._put((STRATEGY, strategy_id, text, time.time_ns() if ts is None else ts))
 
+    def record_venue_changes(self, venue: str, orders: Sequence[VenueOrderRecord],
+                             fills: Sequence[Fill], account: VenueAccountRecord) -> None:
+        """Record a simulated venue's changed orders, new fills and account.
+
+        Call it before reporting the events the change caused: the queue is written in
+        order, so the venue's state is on disk no later than the engine's record of them.
+        """
+        self._put((VENUE, venue, tuple(orders), tuple(fills), account))
+
+    def record_venue_market(self, venue: str, symbol: str, bid: Decimal | None,
+                            ask: Decimal | None, last: Decimal | None, has_bars: bool,
+                            ts_event: int) -> None:
+        """Record the market a simulated venue last saw for ``symbol`` (its replay position)."""
+        self._put((VENUE_MARKET, venue, symbol, bid, ask, last, has_bars, ts_event))
+
     # -- durability -------------------------------------------------------------------------
 
     def intent_pending(self, client_order_id: str) -> bool:
@@ -436,6 +460,11 @@ class StateStore:
     def load_state(self) -> LoadedState:
         """Return everything stored: orders rebuilt by replaying their events, fills, ..."""
         return self._read(read_state)  # type: ignore[no-any-return]
+
+    def load_venue_state(self, venue: str) -> VenueState | None:
+        """Return what a simulated venue stored, or None if it stored nothing yet."""
+        states = self._read(read_venue_states)
+        return states.get(venue)  # type: ignore[no-any-return]
 
     def load_strategy_state(self, strategy_id: str) -> dict[str, Any] | None:
         """Return the state last saved for ``strategy_id``, or None."""

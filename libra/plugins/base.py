@@ -248,6 +248,15 @@ class GatewayPlugin(ABC):
     async def cancel_order(self, order: Any) -> None:
         """Ask the venue to cancel ``order``; the outcome arrives as an event."""
 
+    async def attach_store(self, store: Any) -> None:
+        """Restore what this gateway saved in the kernel's state store and keep saving there.
+
+        Called once at start, after ``connect()`` and before reconciliation, when
+        ``kernel.state_path`` is set (never in backtests). A simulated venue keeps its own
+        state this way (default: nothing to do: a real venue keeps its own).
+        """
+        return None
+
     def adopt_orders(self, orders: Sequence[Any]) -> None:
         """Take over open orders restored from the state store, so their updates are
         reported (default: nothing to do)."""

@@ -275,7 +275,8 @@ class ExecutionEngine:
             return
         try:
             changed = apply_event(order, event)
-        except (InvalidOrderTransition, OverfillError) as exc:
+        except (InvalidOrderTransition, OverfillError, ValueError) as exc:
+            # ValueError: a fill that does not fit the order (side, quantity).
             self._count("invalid")
             self._log.warning("order.event_refused", **_order_fields(order),
                               event_kind=event.kind, error=str(exc))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, Literal
 
 from libra.gateways.paper.config import PaperGatewayConfig
 from libra.model.fills import Fill
@@ -60,6 +60,14 @@ class VenueOrder:
         self.reserved = _ZERO
         self.triggered = order.type in (OrderType.MARKET, OrderType.LIMIT)
 
+    @classmethod
+    def restore(cls, **values: Any) -> VenueOrder:
+        """Rebuild a venue order from its saved values (one keyword per slot)."""
+        vo = cls.__new__(cls)
+        for name in cls.__slots__:
+            setattr(vo, name, values[name])
+        return vo
+
     @property
     def leaves(self) -> Decimal:
         return self.quantity - self.filled
@@ -70,13 +78,13 @@ class VenueOrder:
 
 
 class _Market:
-    __slots__ = ("ask", "bar", "bid", "last")
+    __slots__ = ("ask", "bid", "has_bars", "last")
 
     def __init__(self) -> None:
         self.bid: Decimal | None = None
         self.ask: Decimal | None = None
         self.last: Decimal | None = None
-        self.bar: Any = None
+        self.has_bars = False
 
 
 def _touch(is_buy: bool, market: _Market) -> Decimal | None:
@@ -108,6 +116,13 @@ class MatchingEngine:
         self._next_open: list[VenueOrder] = []
         self._order_seq = 0
         self._trade_seq = 0
+        #: Submits refused because the client order id was already used.
+        self.duplicate_submits = 0
+        #: When True, orders that change are kept in ``changed`` until ``take_changes``.
+        self.track_changes = False
+        self.changed: dict[str, VenueOrder] = {}
+        self._account_changed = False
+        self._saved_fills = 0
         self._slip = config.slippage_bps / _BPS
         self._latency_ns = int(config.latency_ms * 1_000_000)
 
@@ -117,6 +132,8 @@ class MatchingEngine:
         """Accept or reject a new order; fill it at once if it is marketable."""
         now = self._now()
         if order.client_order_id in self.orders:
+            self.duplicate_submits += 1
+            self._account_changed = True
             return [self._reject(order, "duplicate client order id", now)]
         instrument = self._instrument_for(order.symbol)
         market = self._market(order.symbol)
@@ -129,6 +146,7 @@ class MatchingEngine:
         activate_at = now + self._latency_ns if self._latency_ns else 0
         vo = VenueOrder(order, f"P-{self._order_seq}", activate_at)
         self.orders[vo.client_order_id] = vo
+        self._touch(vo)
         self._reserve(vo, instrument, self._reference_price(vo, market))
         events: list[Any] = [OrderAccepted(
             client_order_id=vo.client_order_id, strategy_id=vo.strategy_id, venue=self.venue,
@@ -162,7 +180,7 @@ class MatchingEngine:
         market = self._market(event.symbol)
         kind = event.kind
         if kind == "bar":
-            market.bar = event
+            market.has_bars = True
             market.last = event.close
         elif kind == "quote":
             market.bid, market.ask = event.bid, event.ask
@@ -219,6 +237,7 @@ class MatchingEngine:
         if trigger_fill is None:
             return []
         vo.triggered = True
+        self._touch(vo)
         now = event.ts_event
         if vo.type is OrderType.STOP_MARKET:
             resting.remove(vo)
@@ -236,6 +255,7 @@ class MatchingEngine:
     def _on_arrival(
         self, vo: VenueOrder, instrument: Instrument, market: _Market, now: int
     ) -> list[Any]:
+        self._touch(vo)
         if vo.type is OrderType.MARKET:
             return self._arrive_market(vo, instrument, market, now)
         if vo.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
@@ -254,7 +274,7 @@ class MatchingEngine:
         self, vo: VenueOrder, instrument: Instrument, market: _Market, now: int
     ) -> list[Any]:
         touch = market.ask if vo.is_buy else market.bid
-        if touch is None and market.bar is not None and self.config.bar_execution == "next_open":
+        if touch is None and market.has_bars and self.config.bar_execution == "next_open":
             self._next_open.append(vo)
             return []
         price = touch if touch is not None else market.last
@@ -293,12 +313,15 @@ class MatchingEngine:
         assert trigger is not None
         kind = event.kind
         if kind == "bar":
+            opened: Decimal = event.open
             if vo.is_buy and event.high >= trigger:
-                return max(trigger, event.open)
+                return max(trigger, opened)
             if not vo.is_buy and event.low <= trigger:
-                return min(trigger, event.open)
+                return min(trigger, opened)
             return None
-        price = event.price if kind != "quote" else (event.ask if vo.is_buy else event.bid)
+        price: Decimal | None = (
+            event.price if kind != "quote" else (event.ask if vo.is_buy else event.bid)
+        )
         if price is not None and self._triggered_by(vo, price):
             return price
         return None
@@ -336,6 +359,7 @@ class MatchingEngine:
         instrument: Instrument,
         now: int,
     ) -> Fill:
+        self._touch(vo)
         self._trade_seq += 1
         rate = self.config.maker_fee if liquidity == "maker" else self.config.taker_fee
         notional = quantity * price
@@ -423,6 +447,7 @@ class MatchingEngine:
         self.reserved[currency] = self.reserved.get(currency, _ZERO) - share
 
     def _close(self, vo: VenueOrder, now: int, rejected: str | None = None) -> Any:
+        self._touch(vo)
         resting = self.open_orders.get(vo.symbol)
         if resting and vo in resting:
             resting.remove(vo)
@@ -450,6 +475,77 @@ class MatchingEngine:
         if market is None:
             market = self._markets[symbol] = _Market()
         return market
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def _touch(self, vo: VenueOrder) -> None:
+        if self.track_changes:
+            self.changed[vo.client_order_id] = vo
+
+    def take_changes(self) -> tuple[list[VenueOrder], list[Fill]] | None:
+        """Return the orders changed and the fills made since the last call, or None.
+
+        Only tracked while ``track_changes`` is True; the account (balances, reservations,
+        counters) changes only with them, or with a refused duplicate submit.
+        """
+        fills = self.fills[self._saved_fills:]
+        if not (self.changed or fills or self._account_changed):
+            return None
+        orders = list(self.changed.values())
+        self.changed.clear()
+        self._saved_fills = len(self.fills)
+        self._account_changed = False
+        return orders, fills
+
+    @property
+    def order_seq(self) -> int:
+        """Return how many orders the venue accepted (the last venue order id's number)."""
+        return self._order_seq
+
+    @property
+    def trade_seq(self) -> int:
+        """Return how many fills the venue made (the last trade id's number)."""
+        return self._trade_seq
+
+    def status_of(self, vo: VenueOrder) -> Literal["open", "next_open", "closed"]:
+        """Return where an order is: ``open`` (resting), ``next_open`` or ``closed``."""
+        if vo in self.open_orders.get(vo.symbol, ()):
+            return "open"
+        return "next_open" if vo in self._next_open else "closed"
+
+    def market_of(self, symbol: str) -> tuple[Decimal | None, Decimal | None, Decimal | None,
+                                              bool]:
+        """Return the venue's ``(bid, ask, last, has_bars)`` for ``symbol``."""
+        market = self._market(symbol)
+        return market.bid, market.ask, market.last, market.has_bars
+
+    def restore(self, balances: dict[str, Decimal], reserved: dict[str, Decimal],
+                order_seq: int, trade_seq: int, duplicate_submits: int) -> None:
+        """Set the account and counters saved before a restart."""
+        self.balances = dict(balances)
+        self.reserved = dict(reserved)
+        self._order_seq = order_seq
+        self._trade_seq = trade_seq
+        self.duplicate_submits = duplicate_submits
+
+    def restore_order(self, vo: VenueOrder, status: str) -> None:
+        """Put back one order saved before a restart (call in acceptance order)."""
+        self.orders[vo.client_order_id] = vo
+        if status == "open":
+            self.open_orders.setdefault(vo.symbol, []).append(vo)
+        elif status == "next_open":
+            self._next_open.append(vo)
+
+    def restore_market(self, symbol: str, bid: Decimal | None, ask: Decimal | None,
+                       last: Decimal | None, has_bars: bool) -> None:
+        """Set the market last seen for ``symbol`` before a restart."""
+        market = self._market(symbol)
+        market.bid, market.ask, market.last, market.has_bars = bid, ask, last, has_bars
+
+    def restore_fills(self, fills: list[Fill]) -> None:
+        """Put back the fills saved before a restart (already saved: not changes)."""
+        self.fills = list(fills)
+        self._saved_fills = len(self.fills)
 
     def open_order_ids(self) -> list[str]:
         return [vo.client_order_id for orders in self.open_orders.values() for vo in orders]

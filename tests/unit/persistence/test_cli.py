@@ -12,7 +12,7 @@ import pytest
 from persistence_support import T0, apply_and_record, build_fill, build_order
 
 from libra.cli import main
-from libra.persistence import StateStore
+from libra.persistence import StateStore, VenueAccountRecord, VenueOrderRecord
 
 Open = Callable[..., StateStore]
 
@@ -57,6 +57,33 @@ def test_state_text_section(held_store: StateStore, state_path: Path,
     assert out.startswith("fills (1):")
     assert "T1" in out
     assert "orders" not in out
+
+
+def test_venue_section_shows_the_paper_venue(open_store: Open, state_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    store = open_store(durability="block")
+    store.record_venue_changes("paper", [VenueOrderRecord(
+        client_order_id="s1-1", venue_order_id="P-1", strategy_id="s1", symbol="BTC/USDT",
+        side="buy", type="limit", quantity=Decimal(2), price=Decimal(95), trigger_price=None,
+        time_in_force="gtc", post_only=False, filled=Decimal(0), reserved=Decimal("190.19"),
+        triggered=True, activate_at=0, status="open")], [], VenueAccountRecord(
+        {"USDT": Decimal(1000)}, {"USDT": Decimal("190.19")}, order_seq=1, trade_seq=0))
+    store.record_venue_market("paper", "BTC/USDT", Decimal(99), Decimal(100), None, False,
+                              T0)
+    store.sync()
+    capsys.readouterr()
+
+    assert main(["state", "--path", str(state_path), "venues", "--json"]) == 0
+    venue = json.loads(capsys.readouterr().out)["venues"]["paper"]
+    assert main(["state", "--path", str(state_path), "venues"]) == 0
+    text = capsys.readouterr().out
+
+    assert venue["balances"] == {"USDT": "1000"}
+    assert venue["reserved"] == {"USDT": "190.19"}
+    assert [o["client_order_id"] for o in venue["open_orders"]] == ["s1-1"]
+    assert (venue["order_seq"], venue["trade_seq"], venue["replay_ts"]) == (1, 0, T0)
+    assert text.startswith("venue paper (its own state): 1 orders, 0 fills")
+    assert "P-1" in text
 
 
 def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

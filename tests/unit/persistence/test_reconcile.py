@@ -256,6 +256,18 @@ async def test_fill_quantity_mismatch_is_an_issue() -> None:
     assert [m.kind for m in report.issues] == ["fill_mismatch"]
 
 
+async def test_missed_fill_of_the_other_side_is_an_issue_not_applied() -> None:
+    order = _accepted(1)
+    wrong = build_fill(build_order(1, side="sell"), "T1", "2", "100", ts=T0 + 20)
+    venue = FakeVenue(orders={order.client_order_id: _venue_report(order, "filled", "2")},
+                      fills=[wrong])
+
+    report = await reconcile(venue, "paper", _state(order), confirm_delay=0)
+
+    assert report.events == []
+    assert [m.kind for m in report.issues] == ["fill_refused", "fill_mismatch"]
+
+
 async def test_side_and_status_of_a_duck_typed_venue_order_are_read() -> None:
     order = _accepted(1)
 

@@ -12,7 +12,7 @@ from persistence_support import T0, build_order
 
 from libra.core.errors import StateStoreError
 from libra.persistence import SCHEMA_VERSION, StateStore
-from libra.persistence.schema import APPLICATION_ID
+from libra.persistence.schema import APPLICATION_ID, MIGRATIONS
 
 Open = Callable[..., StateStore]
 
@@ -92,3 +92,23 @@ def test_empty_file_becomes_a_new_state_file(open_store: Open, state_path: Path)
     with sqlite3.connect(state_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()
+
+
+def test_version_1_file_is_migrated_and_keeps_its_rows(open_store: Open,
+                                                        state_path: Path) -> None:
+    conn = sqlite3.connect(state_path, isolation_level=None)
+    version, statements = MIGRATIONS[0]
+    for statement in statements:
+        conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT INTO id_counters VALUES ('s1', 7)")
+    conn.close()
+
+    store = open_store()
+
+    assert store.load_state().id_counters == {"s1": 7}
+    assert store.load_venue_state("paper") is None
+    with sqlite3.connect(state_path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    check.close()

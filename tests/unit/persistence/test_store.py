@@ -184,6 +184,18 @@ async def test_id_counter_never_goes_back(open_store: Open) -> None:
     assert store.load_state().id_counters == {"s1": 5, "s2": 9}
 
 
+async def test_denied_order_counts_its_id(open_store: Open) -> None:
+    """A denied order never leaves, but its id was issued: a restart must not reuse it."""
+    store = open_store()
+    sent, denied = build_order(1), build_order(2)
+    sent.submit(T0)
+    store.record_order(sent)
+    denied.deny("max orders per second", T0 + 1)
+    store.record_event(denied, OrderDenied.from_order(denied, T0 + 1, reason="too fast"))
+
+    assert store.load_state().id_counters == {"s1": 2}
+
+
 async def test_failed_write_makes_every_wait_raise(open_store: Open) -> None:
     errors: list[StateStoreError] = []
     store = open_store(on_error=errors.append)

@@ -142,6 +142,22 @@ async def test_a_repeated_fill_is_applied_once(simulated):
     assert engine.counts["duplicate"] == 1
 
 
+async def test_a_fill_of_the_wrong_side_is_refused_not_raised(simulated):
+    engine, _, sink = simulated
+    order = engine.orders_api("s1", "paper").buy_limit("BTC/USDT", "0.5", "90")
+    await engine.flush()
+    fill = Fill(client_order_id=order.client_order_id, venue_order_id="v", trade_id="t",
+                strategy_id="s1", venue="paper", symbol="BTC/USDT", side="sell",
+                quantity=D("0.5"), price=D(90), fee=D(0), fee_currency="USDT",
+                liquidity="maker", ts_event=T0, ts_recv=T0)
+
+    engine.on_order_event(fill)
+
+    assert order.filled_quantity == 0
+    assert engine.counts["invalid"] == 1
+    assert [e.kind for e in sink] == ["submitted", "accepted"]
+
+
 async def test_an_event_for_an_unknown_order_is_published_apart(simulated):
     engine, _, sink = simulated
     unknown: list[Any] = []
