@@ -93,7 +93,7 @@ class SimulatedClock:
     def __init__(self, start_ns: int = 0) -> None:
         self._now = start_ns
         self._timers: dict[str, _Timer] = {}
-        self._heap: list[tuple[int, int, str]] = []
+        self._heap: list[tuple[int, int, _Timer]] = []
         self._seq = 0
 
     def timestamp_ns(self) -> int:
@@ -114,14 +114,14 @@ class SimulatedClock:
         """Fire ``callback`` every ``interval_ns`` from ``start_ns`` (default: now)."""
         _check(name, interval_ns)
         first = (self._now if start_ns is None else start_ns) + interval_ns
-        self._timers[name] = _Timer(name, interval_ns, callback, first, stop_ns)
-        self._push(first, name)
+        timer = self._timers[name] = _Timer(name, interval_ns, callback, first, stop_ns)
+        self._push(first, timer)
 
     def set_time_alert(self, name: str, at_ns: int, callback: TimerCallback) -> None:
         """Fire ``callback`` once at ``at_ns``."""
         _check(name, 1)
-        self._timers[name] = _Timer(name, 0, callback, at_ns, at_ns)
-        self._push(at_ns, name)
+        timer = self._timers[name] = _Timer(name, 0, callback, at_ns, at_ns)
+        self._push(at_ns, timer)
 
     def cancel_timer(self, name: str) -> None:
         self._timers.pop(name, None)
@@ -133,16 +133,20 @@ class SimulatedClock:
     def next_due_ns(self) -> int | None:
         """Return when the next timer is due, or ``None``."""
         while self._heap:
-            due, _, name = self._heap[0]
-            timer = self._timers.get(name)
-            if timer is not None and timer.next_ns == due:
+            due, _, timer = self._heap[0]
+            if self._is_live(timer, due):
                 return due
             heapq.heappop(self._heap)
         return None
 
-    def _push(self, due: int, name: str) -> None:
+    def _push(self, due: int, timer: _Timer) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (due, self._seq, name))
+        heapq.heappush(self._heap, (due, self._seq, timer))
+
+    def _is_live(self, timer: _Timer, due: int) -> bool:
+        """Return whether a heap entry is still this timer's next firing (not replaced,
+        cancelled or rescheduled)."""
+        return self._timers.get(timer.name) is timer and timer.next_ns == due
 
     def advance_to(self, ts_ns: int) -> int:
         """Move time to ``ts_ns``, firing every timer due on the way in time order.
@@ -151,16 +155,15 @@ class SimulatedClock:
         """
         fired = 0
         while self._heap and self._heap[0][0] <= ts_ns:
-            due, _, name = heapq.heappop(self._heap)
-            timer = self._timers.get(name)
-            if timer is None or timer.next_ns != due:
-                continue  # cancelled or rescheduled
+            due, _, timer = heapq.heappop(self._heap)
+            if not self._is_live(timer, due):
+                continue
             self._now = due
             if _repeats(timer, due):
                 timer.next_ns = due + timer.interval_ns
-                self._push(timer.next_ns, name)
+                self._push(timer.next_ns, timer)
             else:
-                del self._timers[name]
+                del self._timers[timer.name]
             _fire(timer, due)
             fired += 1
         if ts_ns > self._now:

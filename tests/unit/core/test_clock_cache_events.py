@@ -128,3 +128,12 @@ def test_cache_forgets_the_oldest_closed_orders_beyond_its_capacity():
         cache.update_order(order)  # a repeated update changes nothing
     assert sorted(cache.orders) == ["o-2", "o-3", "o-4", "o-5"]
     assert cache.open_orders() == [orders[5]]
+
+
+def test_replacing_a_simulated_timer_fires_only_the_new_one():
+    clock = SimulatedClock()
+    fired: list[str] = []
+    clock.set_timer("t", 10, lambda e: fired.append("old"))
+    clock.set_timer("t", 10, lambda e: fired.append("new"))
+    clock.advance_to(25)
+    assert fired == ["new", "new"]
