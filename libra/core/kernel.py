@@ -143,10 +143,10 @@ class TradingKernel:
                 drain_batch=bus_cfg.drain_batch,
                 on_failed=self._on_strategy_failed,
                 commands=self.trading,
+                gateway_id=gateway_id,
+                symbols=list(cfg.symbols or strategy.symbols),
+                params=params,
             )
-            runner.gateway_id = gateway_id  # type: ignore[attr-defined]
-            runner.symbols = list(cfg.symbols or strategy.symbols)  # type: ignore[attr-defined]
-            runner.params = params  # type: ignore[attr-defined]
             self.runners[cfg.id] = runner
         publish = self.bus.publish
 
@@ -250,15 +250,15 @@ class TradingKernel:
         """Return the symbols of every strategy trading on, or on the data of, a gateway."""
         wanted: set[str] = set()
         for runner in self.runners.values():
-            trades_on: str = runner.gateway_id  # type: ignore[attr-defined]
+            trades_on: str = runner.gateway_id
             if trades_on == gateway_id or self.gateways[trades_on].data_venue == gateway_id:
-                wanted.update(runner.symbols)  # type: ignore[attr-defined]
+                wanted.update(runner.symbols)
         return sorted(wanted)
 
     async def _initialize_strategy(self, strategy_id: str, runner: StrategyRunner) -> None:
         strategy = runner.strategy
-        gateway_id: str = runner.gateway_id  # type: ignore[attr-defined]
-        symbols: list[str] = runner.symbols  # type: ignore[attr-defined]
+        gateway_id: str = runner.gateway_id
+        symbols: list[str] = runner.symbols
         orders = self.trading.orders_api(strategy_id, gateway_id)
         bind_trading(strategy, orders)
         if not strategy.__dict__.get("_libra_log_user_set"):
@@ -268,7 +268,7 @@ class TradingKernel:
             "bus": self.bus,
             "cache": self.cache,
             "clock": self.clock,
-            "config": runner.params,  # type: ignore[attr-defined]
+            "config": runner.params,
             "symbols": symbols,
             "gateway": gateway_id,
             "orders": orders,

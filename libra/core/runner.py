@@ -54,9 +54,16 @@ class StrategyRunner:
         drain_batch: int = 256,
         on_failed: Callable[[StrategyRunner], None] | None = None,
         commands: Any = None,
+        gateway_id: str = "",
+        symbols: list[str] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> None:
         self.strategy_id = strategy_id
         self.strategy = strategy
+        #: The gateway this strategy trades on, its symbols and its validated params.
+        self.gateway_id = gateway_id
+        self.symbols = list(symbols or [])
+        self.params = dict(params or {})
         self.inbox_size = inbox_size
         self.max_consecutive_errors = max_consecutive_errors
         self.drain_batch = drain_batch

@@ -148,7 +148,7 @@ async def _apply_params(kernel: TradingKernel, old: KernelConfig, new: KernelCon
             continue
         runner = kernel.runners.get(cfg.id)
         if runner is not None:
-            runner.params = params  # type: ignore[attr-defined]
+            runner.params = params
         applied[cfg.id] = params
     return applied
 
