@@ -4,3 +4,7 @@
 trades against, with fault switches. ``libra.testing.contract``: the gateway
 contract suite any gateway plugin can run.
 """
+
+from libra.testing.waiting import eventually
+
+__all__ = ["eventually"]

@@ -18,7 +18,6 @@ applies every reported event to real ``Order`` objects through their state machi
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +31,7 @@ from libra.core.events import Quote
 from libra.model.fills import Fill
 from libra.model.order_events import OrderCancelRejected, apply_event
 from libra.model.orders import Order, OrderSide, OrderStatus, OrderType
+from libra.testing.waiting import eventually
 
 __all__ = [
     "CONTRACT_CHECKS",
@@ -75,13 +75,6 @@ def ccxt_gateway_options(exchange: Any, **overrides: Any) -> dict[str, Any]:
     }
     options.update(overrides)
     return options
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
-    """Wait until ``condition()`` holds; raise ``TimeoutError`` after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 (a condition on any state, not an event)
-            await asyncio.sleep(0.005)
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 
 from libra.core.config import KernelConfig
+from libra.testing import eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ENSURE_CHROMIUM = REPO_ROOT / "scripts" / "ensure-chromium.sh"
@@ -52,13 +52,6 @@ def eth_btc_config(
 def make_config() -> MakeConfig:
     """Return a factory of sma_cross configs on ETH/BTC 5m bars."""
     return eth_btc_config
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait until ``condition()`` holds, yielding to the loop between checks."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0)
 
 
 @pytest.fixture

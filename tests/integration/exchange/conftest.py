@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import ccxt.pro
 import pytest
 
+from libra.testing import eventually as eventually_
 from libra.testing.exchange import LocalExchange, LocalExchangeConfig, ccxt_config_for
 
 ClientFactory = Callable[..., ccxt.pro.binance]
@@ -55,10 +56,7 @@ async def client(exchange: LocalExchange, make_client: ClientFactory) -> ccxt.pr
 Eventually = Callable[..., Awaitable[None]]
 
 
-async def _eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
+_eventually = functools.partial(eventually_, timeout=5.0)
 
 
 @pytest.fixture

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+import functools
 from typing import Any
 
 from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
 from libra.core.runner import RunnerState
+from libra.testing import eventually as eventually_
 
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Wait until ``predicate()`` holds, checking after every loop turn."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
+eventually = functools.partial(eventually_, timeout=20.0)
 
 
 def config(strategies: list[dict[str, Any]], **bus: Any) -> KernelConfig:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,14 +13,9 @@ import pytest
 from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
 from libra.observability.service import OpsService
+from libra.testing import eventually as _eventually
 
 TOKEN = "op-token-5f1c2a"
-
-
-async def _eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+import functools
 
 from libra.core.bus import MessageBus
 from libra.core.cache import Cache
 from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
+from libra.testing import eventually as eventually_
 
 CONTEXT_KEYS = {
     "strategy_id", "bus", "cache", "clock", "config", "symbols", "gateway", "orders",
@@ -16,10 +16,7 @@ CONTEXT_KEYS = {
 }
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
+eventually = functools.partial(eventually_, timeout=20.0)
 
 
 def config() -> KernelConfig:

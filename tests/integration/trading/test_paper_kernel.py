@@ -6,8 +6,7 @@ portfolio), and the books must reconcile to the fills, exactly.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+import functools
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,14 @@ from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
 from libra.model.orders import OrderStatus
 from libra.plugins.base import PluginMetadata, StrategyPlugin
+from libra.testing import eventually as eventually_
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 ETH_BTC_BARS = DATA / "freqtrade" / "derived" / "ETH_BTC-5m.csv"
 START_BTC = D(10)
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait until ``predicate()`` holds, checking between loop turns."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.002)
+eventually = functools.partial(eventually_, timeout=30.0)
 
 
 def paper_config(strategy: dict[str, Any]) -> KernelConfig:

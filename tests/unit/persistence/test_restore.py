@@ -6,12 +6,11 @@ from collections.abc import Callable
 from decimal import Decimal as D
 from typing import Any
 
-from libra.core.bus import MessageBus
-from libra.core.cache import Cache
+from paper_desk import wire_paper_engine
+
 from libra.core.clock import SimulatedClock
-from libra.core.config import RiskConfig
 from libra.core.events import Quote
-from libra.gateways.paper import PaperGateway, PaperGatewayConfig
+from libra.gateways.paper import PaperGateway
 from libra.model.orders import OrderStatus
 from libra.persistence import StateStore, restore_into
 from libra.trading.execution import ExecutionEngine
@@ -25,20 +24,11 @@ VENUE = {
 
 
 async def _engine(store: StateStore | None) -> tuple[ExecutionEngine, PaperGateway]:
-    bus, cache, clock = MessageBus(), Cache(), SimulatedClock()
-    clock.set_time(T0)
-    engine = ExecutionEngine(bus, cache, clock, RiskConfig(), log_orders=False)
-    gateway = PaperGateway(PaperGatewayConfig.model_validate(VENUE), gateway_id="paper")
-    engine.add_gateway("paper", gateway)
-    gateway.bind(lambda e: bus.publish(e.topic, e), engine.on_order_event, clock)
-    await gateway.connect()
-    for instrument in gateway.instruments().values():
-        cache.add_instrument(instrument)
+    engine, gateway = await wire_paper_engine(SimulatedClock(T0), VENUE)
     gateway.on_market_data(Quote(venue="paper", symbol="BTC/USDT", bid=D("99.99"),
                                  ask=D("100.01"), bid_size=D(50), ask_size=D(50),
                                  ts_event=T0, ts_recv=T0))
     engine.store = store
-    await engine.start()
     return engine, gateway
 
 

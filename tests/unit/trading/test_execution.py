@@ -7,13 +7,11 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from paper_desk import wire_paper_engine
 
-from libra.core.bus import MessageBus
-from libra.core.cache import Cache
 from libra.core.clock import LiveClock, SimulatedClock
-from libra.core.config import RiskConfig
 from libra.core.events import Quote
-from libra.gateways.paper import PaperGateway, PaperGatewayConfig
+from libra.gateways.paper import PaperGateway
 from libra.model.fills import Fill
 from libra.model.orders import OrderStatus, OrderType
 from libra.trading.execution import ExecutionEngine
@@ -28,20 +26,9 @@ QUOTE = Quote(venue="paper", symbol="BTC/USDT", bid=D("99.99"), ask=D("100.01"),
 
 
 async def engine_with_venue(clock: Any) -> tuple[ExecutionEngine, PaperGateway, list[Any]]:
-    bus, cache = MessageBus(), Cache()
-    engine = ExecutionEngine(bus, cache, clock, RiskConfig(), log_orders=False)
-    gateway = PaperGateway(PaperGatewayConfig.model_validate(VENUE), gateway_id="paper")
-    engine.add_gateway("paper", gateway)
-    gateway.bind(lambda e: bus.publish(e.topic, e), engine.on_order_event, clock)
-    bus.subscribe("data.**", cache.add_market_data, priority=100)
-    bus.subscribe("data.**", engine.on_market_data, priority=90)
-    await gateway.connect()
-    for instrument in gateway.instruments().values():
-        cache.add_instrument(instrument)
-    engine.portfolio.set_balances("paper", await gateway.fetch_balances())
+    engine, gateway = await wire_paper_engine(clock, VENUE)
     sink: list[Any] = []
     engine.register_strategy("s1", sink.append)
-    await engine.start()
     gateway.on_market_data(QUOTE)
     return engine, gateway, sink
 

@@ -12,13 +12,12 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from paper_desk import wire_paper_engine
 
-from libra.core.bus import MessageBus
-from libra.core.cache import Cache
 from libra.core.clock import SimulatedClock
 from libra.core.config import RiskConfig
 from libra.core.events import Quote
-from libra.gateways.paper import PaperGateway, PaperGatewayConfig
+from libra.gateways.paper import PaperGateway
 from libra.model.order_events import OrderDenied
 from libra.model.orders import Order, OrderSide, OrderStatus, OrderType
 from libra.trading.execution import ExecutionEngine
@@ -73,18 +72,9 @@ class Desk:
 @pytest.fixture
 async def make_desk():
     async def make(**risk: Any) -> Desk:
-        bus, cache, clock = MessageBus(), Cache(), SimulatedClock(T0)
-        engine = ExecutionEngine(bus, cache, clock, RiskConfig(**risk), log_orders=False)
-        gateway = PaperGateway(PaperGatewayConfig.model_validate(VENUE), gateway_id="paper")
-        engine.add_gateway("paper", gateway)
-        gateway.bind(lambda e: bus.publish(e.topic, e), engine.on_order_event, clock)
-        bus.subscribe("data.**", cache.add_market_data, priority=100)
-        bus.subscribe("data.**", engine.on_market_data, priority=90)
-        await gateway.connect()
-        for instrument in gateway.instruments().values():
-            cache.add_instrument(instrument)
-        engine.portfolio.set_balances("paper", await gateway.fetch_balances())
-        await engine.start()
+        clock = SimulatedClock(T0)
+        engine, gateway = await wire_paper_engine(clock, VENUE, RiskConfig(**risk))
+        bus = engine.bus
         desk = Desk(engine, clock, gateway, engine.orders_api("s1", "paper"))
         engine.register_strategy("s1", desk.events.append)
         bus.subscribe("order.*.denied", desk.on_bus.append)
