@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paper_desk import wire_paper_engine
 
 from libra.core.bus import MessageBus
 from libra.core.cache import Cache
 from libra.core.clock import SimulatedClock
 from libra.core.config import RiskConfig
 from libra.data import load_bars, load_quotes, load_trades
-from libra.gateways.paper import PaperGateway, PaperGatewayConfig
+from libra.gateways.paper import PaperGateway
 from libra.model.orders import Order
 from libra.trading.execution import ExecutionEngine
 from libra.trading.orders_api import StrategyOrders
@@ -93,26 +94,11 @@ class Venue:
 
 
 async def open_venue(options: dict[str, Any], risk: RiskConfig | None = None) -> Venue:
-    bus, cache, clock = MessageBus(), Cache(), SimulatedClock()
-    engine = ExecutionEngine(bus, cache, clock, risk or RiskConfig(), log_orders=False)
-    gateway = PaperGateway(PaperGatewayConfig.model_validate(options), gateway_id="paper")
-    engine.add_gateway("paper", gateway)
+    clock = SimulatedClock()
     reports: list[Any] = []
-
-    def on_order_event(event: Any) -> None:
-        reports.append(event)
-        engine.on_order_event(event)
-
-    gateway.bind(lambda event: bus.publish(event.topic, event), on_order_event, clock)
-    bus.subscribe("data.**", cache.add_market_data, priority=100)
-    bus.subscribe("data.**", engine.on_market_data, priority=90)
-    await gateway.connect()
-    for instrument in gateway.instruments().values():
-        cache.add_instrument(instrument)
-    engine.portfolio.set_balances("paper", await gateway.fetch_balances())
-    await engine.start()
-    venue = Venue(bus, cache, clock, engine, gateway, engine.orders_api("s1", "paper"),
-                  reports=reports)
+    engine, gateway = await wire_paper_engine(clock, options, risk, reports)
+    orders = engine.orders_api("s1", "paper")
+    venue = Venue(engine.bus, engine.cache, clock, engine, gateway, orders, reports=reports)
     engine.register_strategy("s1", venue.events.append)
     return venue
 
