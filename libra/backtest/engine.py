@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from array import array
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from libra.backtest.stats import BacktestResult, TradeRecord, compute_stats
+from libra.backtest.stats import BacktestResult, EquityCurve, TradeRecord, compute_stats
 from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
 from libra.data import merge_streams
@@ -26,6 +27,7 @@ from libra.gateways.paper import PaperGateway
 from libra.model.fills import Fill
 from libra.model.positions import Position
 from libra.plugins.base import StrategyPlugin
+from libra.trading.portfolio import Portfolio
 
 _ZERO = Decimal(0)
 
@@ -37,7 +39,7 @@ class BacktestRun:
     result: BacktestResult
     fills: list[Fill]
     trades: list[TradeRecord]
-    equity: list[tuple[int, Decimal]]
+    equity: EquityCurve
     fingerprint: str
     events: int
     wall_seconds: float
@@ -51,6 +53,14 @@ class BacktestRun:
         out["events"] = self.events
         out["fills"] = len(self.fills)
         return out
+
+
+@dataclass
+class _Played:
+    equity: EquityCurve
+    events: int
+    final_equity: Decimal
+    starting_balance: Decimal | None
 
 
 class BacktestEngine:
@@ -78,10 +88,10 @@ class BacktestEngine:
         try:
             venues = self._venues()
             stream = self._events(events, venues)
-            equity, count = await self._play(stream, venues)
+            played = await self._play(stream, venues)
         finally:
             await kernel.stop()
-        return self._results(equity, count, time.perf_counter() - started)
+        return self._results(played, time.perf_counter() - started)
 
     def _venues(self) -> dict[str, PaperGateway]:
         venues = {gid: g for gid, g in self.kernel.gateways.items() if isinstance(g, PaperGateway)}
@@ -101,41 +111,77 @@ class BacktestEngine:
             ]
         return list(events)
 
-    async def _play(
-        self, events: list[Any], venues: dict[str, PaperGateway]
-    ) -> tuple[list[tuple[int, Decimal]], int]:
+    async def _play(self, events: list[Any], venues: dict[str, PaperGateway]) -> _Played:
         kernel = self.kernel
-        clock = kernel.clock
-        runners = list(kernel.runners.values())
         trading = kernel.trading
         default_venue = next(iter(venues.values()))
         account, currency = self._equity_account(default_venue, events)
-        portfolio = trading.portfolio
-        equity: list[tuple[int, Decimal]] = []
-        append = equity.append
+        # Equity is marked once per timestamp, in floats: the cash and the open positions
+        # change only with a fill, so they are read from the portfolio after each fill and
+        # multiplied by the cache's latest prices in between.
+        marks = kernel.cache.last_prices
+        stamps: array[int] = array("q")
+        values: array[float] = array("d")
+        mark_ts, mark_value = stamps.append, values.append
+        counts = trading.counts
+        fills_seen = -1
+        cash, held = 0.0, ()
+        advance = kernel.clock.advance_to  # type: ignore[union-attr]
+        deliver = self._deliverer()
+        on_market_data = default_venue.on_market_data
+        route = None if len(venues) == 1 else venues.get
         last_ts = None
-        advance = clock.advance_to  # type: ignore[union-attr]
-        pending = trading.pending
-        inboxes = [(runner.dispatch, runner._inbox) for runner in runners]
-        single = len(venues) == 1
-        # Equity only moves with a fill or, while a position is open, with the mark.
-        value = portfolio.equity(account, currency)
-        fills_seen, holding = 0, False
         for event in events:
             ts = event.ts_event
             if ts != last_ts:
                 if last_ts is not None:
-                    fills = trading.counts.get("filled", 0)
-                    if holding or fills != fills_seen:
-                        fills_seen = fills
-                        value = portfolio.equity(account, currency)
-                        holding = bool(portfolio.positions(open_only=True))
-                    append((last_ts, value))
+                    filled = counts.get("filled", 0)
+                    if filled != fills_seen:
+                        fills_seen = filled
+                        cash, held = _equity_terms(trading.portfolio, account, currency)
+                    value = cash
+                    for symbol, quantity, price in held:
+                        mark = marks.get(symbol)
+                        value += quantity * (price if mark is None else float(mark))
+                    mark_ts(last_ts)
+                    mark_value(value)
                 advance(ts)
                 last_ts = ts
-            (default_venue if single else venues.get(event.venue, default_venue)) \
-                .on_market_data(event)
-            # Drain until quiet: fills from orders placed now reach on_fill before the next event.
+            if route is None:
+                on_market_data(event)
+            else:
+                route(event.venue, default_venue).on_market_data(event)
+            # Fills from orders placed now reach on_fill before the next event.
+            await deliver()
+        final = trading.portfolio.equity(account, currency)
+        if last_ts is not None:
+            mark_ts(last_ts)
+            mark_value(float(final))
+        return _Played(EquityCurve.from_packed(stamps, values), len(events), final,
+                       default_venue.options.starting_balances.get(currency))
+
+    def _deliverer(self) -> Callable[[], Awaitable[None]]:
+        """Return a coroutine function that drains every inbox and order command until quiet."""
+        trading = self.kernel.trading
+        pending = trading.pending
+        flush = trading.flush
+        runners = list(self.kernel.runners.values())
+        if len(runners) == 1:
+            inbox = runners[0].inbox
+            popleft, dispatch = inbox.popleft, runners[0].dispatch
+
+            async def deliver_one() -> None:
+                while True:
+                    while inbox:
+                        await dispatch(popleft())
+                    if not pending:
+                        return
+                    await flush()
+
+            return deliver_one
+        inboxes = [(runner.dispatch, runner.inbox) for runner in runners]
+
+        async def deliver_all() -> None:
             busy = True
             while busy:
                 busy = False
@@ -144,11 +190,10 @@ class BacktestEngine:
                         await dispatch(inbox.popleft())
                         busy = True
                 if pending:
-                    await trading.flush()
+                    await flush()
                     busy = True
-        if last_ts is not None:
-            append((last_ts, portfolio.equity(account, currency)))
-        return equity, len(events)
+
+        return deliver_all
 
     def _equity_account(self, venue: PaperGateway, events: list[Any]) -> tuple[str, str]:
         symbol = events[0].symbol if events else None
@@ -156,25 +201,22 @@ class BacktestEngine:
             return venue.id, venue.instrument(symbol).quote
         return venue.id, next(iter(venue.options.starting_balances), "USDT")
 
-    def _results(
-        self, equity: list[tuple[int, Decimal]], events: int, wall: float
-    ) -> BacktestRun:
+    def _results(self, played: _Played, wall: float) -> BacktestRun:
         kernel = self.kernel
         fills: list[Fill] = []
         for gateway in kernel.gateways.values():
             if isinstance(gateway, PaperGateway):
                 fills.extend(gateway.matching.fills)
         trades = round_trips(fills)
-        starting = equity[0][1] if equity else _ZERO
-        venue = next(g for g in kernel.gateways.values() if isinstance(g, PaperGateway))
-        if equity:
-            currency = venue.instrument(fills[0].symbol).quote if fills else None
-            if currency is not None and currency in venue.options.starting_balances:
-                starting = venue.options.starting_balances[currency]
+        equity = played.equity
+        starting = played.starting_balance
+        if starting is None:
+            starting = Decimal(repr(equity[0][1])) if equity else _ZERO
         result = compute_stats(
             equity,
             trades,
             starting_capital=starting,
+            final_equity=played.final_equity if equity else starting,
             fees=sum((f.fee for f in fills), _ZERO),
             periods_per_year=self.config.backtest.periods_per_year,
         )
@@ -184,11 +226,21 @@ class BacktestEngine:
             trades=trades,
             equity=equity,
             fingerprint=fingerprint(fills),
-            events=events,
+            events=played.events,
             wall_seconds=wall,
             orders=dict(kernel.trading.counts),
             kernel=kernel,
         )
+
+
+def _equity_terms(
+    portfolio: Portfolio, account: str, currency: str
+) -> tuple[float, list[tuple[str, float, float]]]:
+    """Return the cash and each open position's (symbol, quantity, price to use unmarked)."""
+    cash, held = portfolio.equity_terms(account, currency)
+    return float(cash), [
+        (position.symbol, float(position.quantity), float(price)) for position, price in held
+    ]
 
 
 def fingerprint(fills: Sequence[Fill]) -> str:

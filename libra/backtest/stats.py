@@ -26,13 +26,14 @@ Conventions:
 
 from __future__ import annotations
 
-import itertools
 import math
-import statistics
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
+
+import numpy as np
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_SECOND
@@ -50,6 +51,83 @@ class EquityPoint(NamedTuple):
 
     ts_ns: int
     equity: Decimal
+
+
+class EquityCurve(Sequence[tuple[int, float]]):
+    """An equity curve kept as two packed arrays: int64 timestamps and float64 equity.
+
+    A backtest marks equity once per timestamp; a million ``(ts, Decimal)`` tuples would cost
+    more to build and to analyse than the run itself. Items read as ``(ts_ns, equity)`` tuples,
+    so the curve stands wherever a sequence of points does.
+    """
+
+    __slots__ = ("_stamps", "_values")
+
+    def __init__(self, points: Iterable[tuple[int, Decimal | float]] = ()) -> None:
+        self._stamps = array("q")
+        self._values = array("d")
+        for ts_ns, value in points:
+            self.append(ts_ns, value)
+
+    @classmethod
+    def from_packed(cls, stamps: array[int], values: array[float]) -> EquityCurve:
+        """Return a curve that takes over two packed arrays (``array('q')``, ``array('d')``)."""
+        if stamps.typecode != "q" or values.typecode != "d":
+            raise ValueError(f"expected arrays 'q' and 'd', were {stamps.typecode!r} and "
+                             f"{values.typecode!r}")
+        if len(stamps) != len(values):
+            raise ValueError(f"{len(stamps)} timestamps for {len(values)} values")
+        curve = cls()
+        curve._stamps, curve._values = stamps, values
+        return curve
+
+    def append(self, ts_ns: int, value: Decimal | float) -> None:
+        """Add one point at the end."""
+        self._stamps.append(ts_ns)
+        self._values.append(float(value))
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """Return a copy of the timestamps (ns) as an int64 array."""
+        return np.array(self._stamps, dtype=np.int64)
+
+    @property
+    def values(self) -> np.ndarray:
+        """Return a copy of the equity values as a float64 array."""
+        return np.array(self._values, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self._stamps)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, float]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> EquityCurve: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[int, float] | EquityCurve:
+        if isinstance(index, slice):
+            curve = EquityCurve()
+            curve._stamps = self._stamps[index]
+            curve._values = self._values[index]
+            return curve
+        return self._stamps[index], self._values[index]
+
+    def __iter__(self) -> Iterator[tuple[int, float]]:
+        return zip(self._stamps, self._values, strict=True)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EquityCurve):
+            return self._stamps == other._stamps and self._values == other._values
+        if isinstance(other, Sequence):
+            return len(other) == len(self) and all(
+                a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"EquityCurve({len(self)} points)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +276,11 @@ class BacktestResult:
 
 
 def compute_stats(
-    equity: Sequence[tuple[int, Decimal]],
+    equity: EquityCurve | Sequence[tuple[int, Decimal]],
     trades: Sequence[TradeRecord] = (),
     *,
     starting_capital: Decimal | None = None,
+    final_equity: Decimal | None = None,
     fees: Decimal | None = None,
     periods_per_year: float | None = None,
     risk_free_rate: float = 0.0,
@@ -210,9 +289,11 @@ def compute_stats(
     """Compute a `BacktestResult` from an equity curve sorted by time and the closed trades.
 
     Args:
-        equity: ``(ts_ns, equity)`` points, one per bar or mark, in time order.
+        equity: an `EquityCurve`, or ``(ts_ns, equity)`` points, one per bar or mark, in time
+            order.
         trades: closed round trips; their ``pnl`` is net of fees.
         starting_capital: defaults to the first equity point (zero for an empty curve).
+        final_equity: the exact closing equity; defaults to the last equity point.
         fees: total fees paid; defaults to the sum of the trades' fees.
         periods_per_year: return periods per year; defaults to a 365-day year divided by the
             median spacing of the curve.
@@ -223,17 +304,19 @@ def compute_stats(
     Raises:
         ValueError: if the curve is not in time order or ``periods_per_year`` is not positive.
     """
-    _check_sorted(equity)
+    stamps, values = _arrays(equity)
+    _check_sorted(stamps)
     if periods_per_year is not None and not periods_per_year > 0:
         raise ValueError(f"invalid periods_per_year, was {periods_per_year!r}")
-    start_ns = equity[0][0] if equity else None
-    end_ns = equity[-1][0] if equity else None
+    start_ns = int(stamps[0]) if stamps.size else None
+    end_ns = int(stamps[-1]) if stamps.size else None
     if starting_capital is None:
-        starting_capital = equity[0][1] if equity else Decimal(0)
-    final_equity = equity[-1][1] if equity else starting_capital
+        starting_capital = _exact(equity[0][1]) if stamps.size else Decimal(0)
+    if final_equity is None:
+        final_equity = _exact(equity[-1][1]) if stamps.size else starting_capital
     if periods_per_year is None:
-        periods_per_year = infer_periods_per_year([ts for ts, _ in equity])
-    returns = period_returns([value for _, value in equity])
+        periods_per_year = infer_periods_per_year(stamps)
+    returns = _returns(values)
     rf_per_period = _per_period_rate(risk_free_rate, periods_per_year)
     pnls = [trade.pnl for trade in trades]
     if in_position is None:
@@ -248,7 +331,7 @@ def compute_stats(
         volatility=annualised_volatility(returns, periods_per_year),
         sharpe=sharpe_ratio(returns, periods_per_year, rf_per_period),
         sortino=sortino_ratio(returns, periods_per_year, rf_per_period),
-        max_drawdown=max_drawdown(equity),
+        max_drawdown=_drawdown(stamps, values),
         win_rate=win_rate(pnls),
         profit_factor=profit_factor(pnls),
         exposure=exposure(in_position, start_ns, end_ns),
@@ -289,73 +372,87 @@ def cagr(start: Decimal, end: Decimal, span_ns: int) -> float | None:
         return None
 
 
-def period_returns(values: Sequence[Decimal]) -> list[float]:
+def period_returns(values: Sequence[Decimal] | Sequence[float] | np.ndarray) -> list[float]:
     """Return the simple returns between consecutive values, skipping non-positive bases."""
-    floats = [float(value) for value in values]
-    return [
-        current / previous - 1.0 for previous, current in itertools.pairwise(floats) if previous > 0
-    ]
+    return _returns(np.asarray(values, dtype=np.float64)).tolist()  # type: ignore[no-any-return]
 
 
-def infer_periods_per_year(timestamps_ns: Sequence[int]) -> float | None:
+def infer_periods_per_year(timestamps_ns: Sequence[int] | np.ndarray) -> float | None:
     """Return a 365-day year divided by the median positive spacing, or None if unknown."""
-    gaps = [b - a for a, b in itertools.pairwise(timestamps_ns) if b > a]
-    if not gaps:
+    gaps = np.diff(np.asarray(timestamps_ns, dtype=np.int64))
+    gaps = gaps[gaps > 0]
+    if not gaps.size:
         return None
-    return NS_PER_YEAR / statistics.median(gaps)
+    return NS_PER_YEAR / float(np.median(gaps))
 
 
-def annualised_volatility(returns: Sequence[float], periods_per_year: float | None) -> float | None:
+def annualised_volatility(
+    returns: Sequence[float] | np.ndarray, periods_per_year: float | None
+) -> float | None:
     """Return the sample standard deviation of returns scaled to a year."""
     if periods_per_year is None or len(returns) < 2:
         return None
-    return _stdev(returns) * math.sqrt(periods_per_year)
+    return _stdev(np.asarray(returns, dtype=np.float64)) * math.sqrt(periods_per_year)
 
 
 def sharpe_ratio(
-    returns: Sequence[float], periods_per_year: float | None, rf_per_period: float = 0.0
+    returns: Sequence[float] | np.ndarray, periods_per_year: float | None,
+    rf_per_period: float = 0.0,
 ) -> float | None:
     """Return the annualised Sharpe ratio, or None for fewer than two returns or zero deviation."""
     if periods_per_year is None or len(returns) < 2:
         return None
-    excess = [r - rf_per_period for r in returns] if rf_per_period else returns
+    excess = np.asarray(returns, dtype=np.float64) - rf_per_period
     deviation = _stdev(excess)
     if deviation < _ZERO_DEVIATION:
         return None
-    return statistics.fmean(excess) / deviation * math.sqrt(periods_per_year)
+    return float(excess.mean()) / deviation * math.sqrt(periods_per_year)
 
 
 def sortino_ratio(
-    returns: Sequence[float], periods_per_year: float | None, rf_per_period: float = 0.0
+    returns: Sequence[float] | np.ndarray, periods_per_year: float | None,
+    rf_per_period: float = 0.0,
 ) -> float | None:
     """Return the annualised Sortino ratio, or None when no period fell below the target."""
     if periods_per_year is None or len(returns) < 2:
         return None
-    excess = [r - rf_per_period for r in returns] if rf_per_period else returns
-    downside = math.sqrt(math.fsum([e * e for e in excess if e < 0.0]) / len(excess))
+    excess = np.asarray(returns, dtype=np.float64) - rf_per_period
+    below = np.minimum(excess, 0.0)
+    downside = math.sqrt(float(np.dot(below, below)) / excess.size)
     if downside < _ZERO_DEVIATION:
         return None
-    return statistics.fmean(excess) / downside * math.sqrt(periods_per_year)
+    return float(excess.mean()) / downside * math.sqrt(periods_per_year)
 
 
-def max_drawdown(equity: Sequence[tuple[int, Decimal]]) -> Drawdown:
-    """Return the deepest drawdown of the curve; ties keep the earliest."""
-    best = NO_DRAWDOWN
-    if not equity:
-        return best
-    peak_ts, peak = equity[0]
-    trough_ts, trough = peak_ts, peak
-    # Walk episodes: an episode starts at a peak and ends when equity is back at that peak.
-    # Dividing once per episode (not per point) keeps long curves cheap.
-    for ts, value in equity[1:]:
-        if value >= peak:
-            best = _deeper(best, _episode(peak, peak_ts, trough, trough_ts, ts, recovered=True))
-            peak_ts, peak = ts, value
-            trough_ts, trough = ts, value
-        elif value < trough:
-            trough_ts, trough = ts, value
-    last_ts = equity[-1][0]
-    return _deeper(best, _episode(peak, peak_ts, trough, trough_ts, last_ts, recovered=False))
+def max_drawdown(equity: EquityCurve | Sequence[tuple[int, Decimal]]) -> Drawdown:
+    """Return the deepest drawdown of the curve; ties keep the earliest.
+
+    A drawdown episode starts at the last point at the running peak and ends at the first
+    point back at or above it; its trough is the episode's lowest point (the earliest of
+    equal ones).
+    """
+    return _drawdown(*_arrays(equity))
+
+
+def _drawdown(stamps: np.ndarray, values: np.ndarray) -> Drawdown:
+    if not values.size:
+        return NO_DRAWDOWN
+    peaks = np.maximum.accumulate(values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depths = np.where(peaks > 0, (peaks - values) / peaks, 0.0)
+    np.minimum(depths, 1.0, out=depths)  # equity at or below zero is a total loss
+    deepest = int(np.argmax(depths))
+    depth = float(depths[deepest])
+    if not depth > 0.0:
+        return NO_DRAWDOWN
+    peak = peaks[deepest]
+    # The episode: from the last point at this peak to the first one back at it.
+    start = int(np.flatnonzero(values[:deepest] >= peak)[-1])
+    back = np.flatnonzero(values[deepest:] >= peak)
+    recovered = bool(back.size)
+    end = deepest + int(back[0]) if recovered else values.size - 1
+    trough = start + int(np.argmin(values[start:end + 1]))
+    return Drawdown(depth, int(stamps[start]), int(stamps[trough]), int(stamps[end]), recovered)
 
 
 def win_rate(pnls: Sequence[Decimal]) -> float | None:
@@ -407,34 +504,42 @@ def format_duration(ns: int) -> str:
     return " ".join(parts) or "0s"
 
 
-def _episode(
-    peak: Decimal, peak_ts: int, trough: Decimal, trough_ts: int, end_ts: int, *, recovered: bool
-) -> Drawdown:
-    if trough >= peak or peak <= 0:
-        return NO_DRAWDOWN
-    depth = 1.0 if trough <= 0 else float((peak - trough) / peak)
-    return Drawdown(depth, peak_ts, trough_ts, end_ts, recovered)
+def _arrays(
+    equity: EquityCurve | Sequence[tuple[int, Decimal]] | Sequence[tuple[int, float]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the curve as (int64 timestamps, float64 values) arrays."""
+    if isinstance(equity, EquityCurve):
+        return equity.timestamps, equity.values
+    stamps = np.fromiter((point[0] for point in equity), dtype=np.int64, count=len(equity))
+    values = np.fromiter((float(point[1]) for point in equity), dtype=np.float64,
+                         count=len(equity))
+    return stamps, values
 
 
-def _deeper(current: Drawdown, candidate: Drawdown) -> Drawdown:
-    return candidate if candidate.depth > current.depth else current
+def _exact(value: Decimal | float) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
 
 
-def _check_sorted(equity: Sequence[tuple[int, Decimal]]) -> None:
-    stamps = [point[0] for point in equity]
-    if stamps == sorted(stamps):  # sorting a sorted list is one linear pass
-        return
-    for (previous, _), (current, _) in itertools.pairwise(equity):
-        if current < previous:
-            raise ValueError(
-                f"equity curve must be in time order, was ts_ns {current} after {previous}"
-            )
+def _check_sorted(stamps: np.ndarray) -> None:
+    steps = np.diff(stamps)
+    if steps.size and steps.min() < 0:
+        at = int(np.argmax(steps < 0))
+        raise ValueError(
+            f"equity curve must be in time order, was ts_ns {int(stamps[at + 1])} after "
+            f"{int(stamps[at])}"
+        )
 
 
-def _stdev(values: Sequence[float]) -> float:
-    # statistics.stdev is exact but works in fractions: ~50x slower on a long curve.
-    mean = math.fsum(values) / len(values)
-    return math.sqrt(math.fsum([(v - mean) * (v - mean) for v in values]) / (len(values) - 1))
+def _returns(values: np.ndarray) -> np.ndarray:
+    previous, current = values[:-1], values[1:]
+    keep = previous > 0
+    if not keep.all():
+        previous, current = previous[keep], current[keep]
+    return current / previous - 1.0  # type: ignore[no-any-return]
+
+
+def _stdev(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1))
 
 
 def _per_period_rate(annual_rate: float, periods_per_year: float | None) -> float:

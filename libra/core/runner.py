@@ -75,6 +75,14 @@ class StrategyRunner:
             name: getattr(strategy, name)
             for name in ("on_data", "on_tick", "on_fill", "on_order_update")
         }
+        tick_hook = "on_tick" if overrides(strategy, "on_tick") else "on_data"
+        # Each event kind's hook, and whether it counts against the market data inbox.
+        self._routes: dict[str, tuple[Callable[[Any], Awaitable[Any]], bool]] = {
+            kind: (self._hooks[tick_hook if kind in _TICK_KINDS else "on_data"], True)
+            for kind in _MARKET_KINDS
+        }
+        self._routes["filled"] = (self._hooks["on_fill"], False)
+        self._order_route = (self._hooks["on_order_update"], False)
         self.state = RunnerState.CREATED
         self._inbox: deque[Any] = deque()
         self._market_queued = 0
@@ -82,7 +90,6 @@ class StrategyRunner:
         self._wakeup = asyncio.Event()
         self._waiting = False
         self._task: asyncio.Task[None] | None = None
-        self._tick_to_on_tick = overrides(strategy, "on_tick")
         self.events_in = 0
         self.events_handled = 0
         self.dropped = 0
@@ -91,6 +98,11 @@ class StrategyRunner:
         self._log = structlog.get_logger("libra.strategy").bind(strategy_id=strategy_id)
 
     # -- intake (bus handlers; synchronous) ------------------------------------------------
+
+    @property
+    def inbox(self) -> deque[Any]:
+        """The queued events, oldest first; the backtest engine drains it with ``dispatch``."""
+        return self._inbox
 
     @property
     def depth(self) -> int:
@@ -193,15 +205,9 @@ class StrategyRunner:
 
     async def dispatch(self, event: Any) -> None:
         """Call the right strategy hook for one event, then send the orders it placed."""
-        kind = event.kind
-        if kind in _MARKET_KINDS:
+        hook, market = self._routes.get(event.kind, self._order_route)
+        if market:
             self._market_queued -= 1
-            hook = self._hooks["on_tick" if kind in _TICK_KINDS and self._tick_to_on_tick
-                               else "on_data"]
-        elif kind == "filled":
-            hook = self._hooks["on_fill"]
-        else:
-            hook = self._hooks["on_order_update"]
         commands = self._commands
         if commands is not None:
             commands.in_callback = True

@@ -195,13 +195,26 @@ class Portfolio:
         Positions count at their mark (the last fill price when not marked yet); short
         positions count negative. Balances in other currencies are not converted.
         """
-        total = self.balance(account, currency)
+        total, held = self.equity_terms(account, currency)
+        for position, price in held:
+            total += position.market_value(price)
+        return total
+
+    def equity_terms(
+        self, account: str, currency: str
+    ) -> tuple[Decimal, list[tuple[Position, Decimal]]]:
+        """Return what ``equity`` sums: the cash, and each open position quoted in ``currency``
+        with the price it counts at now (its mark, else the last fill, else average entry).
+
+        Between two fills only the marks move, so a caller that marks equity often (a
+        backtest, once per bar) takes the terms after each fill and multiplies by the marks.
+        """
+        held = []
         for position in self._positions.values():
             if position.venue == account and position.quote == currency and position.quantity:
-                mark = self.mark_price(position.symbol)
-                price = position.avg_entry_price if mark is None else mark
-                total += position.market_value(price)
-        return total
+                price = self.mark_price(position.symbol)
+                held.append((position, position.avg_entry_price if price is None else price))
+        return self.balance(account, currency), held
 
     def snapshot(self) -> dict[str, Any]:
         """Return plain data (Decimals as strings) for logs and status."""

@@ -31,8 +31,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-
-import ccxt
+from types import ModuleType
 
 from libra.core.errors import GatewayAuthError, GatewayError, GatewayUnavailable
 
@@ -50,11 +49,24 @@ class Outcome(enum.Enum):
     AMBIGUOUS = "ambiguous"
 
 
+def ccxt_module() -> ModuleType:
+    """Return the ``ccxt`` package, imported on first use.
+
+    Importing ccxt takes about half a second. Plugin discovery loads this gateway in every
+    kernel, and a kernel that never connects a ccxt gateway (a backtest, paper trading on
+    bundled data) should not pay for it.
+    """
+    import ccxt
+
+    return ccxt
+
+
 _DUPLICATE_MARKERS = ("duplicate order", "duplicate client", "duplicated client")
 
 
 def classify(exc: BaseException) -> Outcome:
     """Return the outcome ``exc`` stands for (see the module table)."""
+    ccxt = ccxt_module()
     if isinstance(exc, ccxt.AuthenticationError):
         return Outcome.FATAL
     if isinstance(exc, ccxt.DuplicateOrderId) or (
@@ -95,7 +107,9 @@ def map_ccxt_errors(action: str, secrets: Iterable[str] = ()) -> Iterator[None]:
     """
     try:
         yield
-    except ccxt.BaseError as exc:
+    except Exception as exc:
+        if not isinstance(exc, ccxt_module().BaseError):
+            raise
         outcome = classify(exc)
         message = f"{action} failed: {describe(exc, secrets)}"
         if outcome is Outcome.FATAL:

@@ -16,14 +16,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
-import ccxt
-import ccxt.pro
 import structlog
 
 from libra.core.errors import GatewayError, GatewayUnavailable
 from libra.core.events import timeframe_to_ns
 from libra.gateways.ccxt.config import CCXTGatewayConfig
-from libra.gateways.ccxt.errors import describe, map_ccxt_errors
+from libra.gateways.ccxt.errors import ccxt_module, describe, map_ccxt_errors
 from libra.gateways.ccxt.execution import CCXTExecution
 from libra.gateways.ccxt.parse import (
     InvalidMessage,
@@ -166,6 +164,8 @@ class CCXTGateway(GatewayPlugin):
         self._start_private_streams()
 
     def _build_client(self) -> Any:
+        import ccxt.pro  # imported on first connect: see ccxt_module
+
         cls = getattr(ccxt.pro, self.options.exchange, None)
         if cls is None:
             raise GatewayError(f"unknown ccxt exchange, was {self.options.exchange!r}")
@@ -358,7 +358,7 @@ class CCXTGateway(GatewayPlugin):
                        if now_ms - (getattr(c, "last_message_at", None) or 0) > limit_ms
                        and not _is_private(c)]
         for client in targets:
-            client.on_error(ccxt.RequestTimeout(
+            client.on_error(ccxt_module().RequestTimeout(
                 f"stream {state.name} silent for {self.options.stale_after}s"))
         self.logger.warning("stream.reconnect_forced", stream=state.name, sockets=len(targets))
 
@@ -450,7 +450,7 @@ class CCXTGateway(GatewayPlugin):
             with map_ccxt_errors("fetch_order", self.secrets):
                 raw = await exchange.fetch_order(None, symbol, {param: client_order_id})
         except GatewayError as exc:
-            if isinstance(exc.__cause__, ccxt.OrderNotFound):
+            if isinstance(exc.__cause__, ccxt_module().OrderNotFound):
                 return None
             raise
         return self.execution.report_of(raw)
