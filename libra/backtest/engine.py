@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from array import array
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,12 +22,12 @@ from typing import Any
 from libra.backtest.stats import BacktestResult, EquityCurve, TradeRecord, compute_stats
 from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
+from libra.core.runner import StrategyRunner
 from libra.data import merge_streams
 from libra.gateways.paper import PaperGateway
 from libra.model.fills import Fill
 from libra.model.positions import Position
 from libra.plugins.base import StrategyPlugin
-from libra.trading.portfolio import Portfolio
 
 _ZERO = Decimal(0)
 
@@ -113,75 +113,93 @@ class BacktestEngine:
 
     async def _play(self, events: list[Any], venues: dict[str, PaperGateway]) -> _Played:
         kernel = self.kernel
-        trading = kernel.trading
-        default_venue = next(iter(venues.values()))
-        account, currency = self._equity_account(default_venue, events)
-        # Equity is marked once per timestamp, in floats: the cash and the open positions
-        # change only with a fill, so they are read from the portfolio after each fill and
-        # multiplied by the cache's latest prices in between.
-        marks = kernel.cache.last_prices
-        stamps: array[int] = array("q")
-        values: array[float] = array("d")
-        mark_ts, mark_value = stamps.append, values.append
-        counts = trading.counts
-        fills_seen = -1
-        cash, held = 0.0, ()
+        venue = next(iter(venues.values()))
+        account, currency = self._equity_account(venue, events)
+        equity = _Equity(kernel, account, currency)
+        runners = list(kernel.runners.values())
+        one = len(venues) == 1 and len(runners) == 1 and not venue.has_store
+        if events and one:
+            await self._play_one(events, venue, runners[0], equity)
+        elif events:
+            await self._play_any(events, venues, venue, runners, equity)
+        final = kernel.trading.portfolio.equity(account, currency)
+        if events:
+            equity.stamps.append(events[-1].ts_event)
+            equity.values.append(float(final))
+        return _Played(equity.curve(), len(events), final,
+                       venue.options.starting_balances.get(currency))
+
+    async def _play_one(
+        self, events: list[Any], venue: PaperGateway, runner: StrategyRunner, equity: _Equity
+    ) -> None:
+        """One paper venue without a state store and one strategy: every plain backtest.
+
+        The venue's ``on_market_data``, the bus's ``publish`` and the equity mark are
+        unrolled into this loop, which saves several calls per event over ``_play_any``:
+        the same matching engine sees each event first, then the same bus handlers, in the
+        same order, and the strategy's inbox is drained after each event.
+        """
+        kernel = self.kernel
+        pending, flush = kernel.trading.pending, kernel.trading.flush
         advance = kernel.clock.advance_to  # type: ignore[union-attr]
-        deliver = self._deliverer()
-        on_market_data = default_venue.on_market_data
-        route = None if len(venues) == 1 else venues.get
+        match, emit_report = venue.matching.on_market_data, venue.emit_order_event
+        venue_id = venue.id
+        bus = kernel.bus
+        routes, handlers_for, handler_failed = bus.routes, bus.handlers, bus.handler_failed
+        inbox, dispatch = runner.inbox, runner.dispatch
+        counts, marks = equity.counts, equity.marks
+        mark_ts, mark_value = equity.stamps.append, equity.values.append
+        last_ts = events[0].ts_event
+        advance(last_ts)
+        for event in events:
+            ts = event.ts_event
+            if ts != last_ts:
+                # _Equity.mark, inline
+                if counts.get("filled", 0) != equity.fills_seen:
+                    equity.refresh()
+                value = equity.cash
+                for symbol, quantity, price in equity.held:
+                    mark = marks.get(symbol)
+                    value += quantity * (price if mark is None else float(mark))
+                mark_ts(last_ts)
+                mark_value(value)
+                advance(ts)
+                last_ts = ts
+            for report in match(event):
+                emit_report(report)
+            if event.venue == venue_id:
+                topic = event.topic
+                for handler in routes.get(topic) or handlers_for(topic):
+                    try:
+                        handler(event)
+                    except Exception:
+                        handler_failed(topic, handler)
+            # Drain until quiet: fills from orders placed now reach on_fill before the next
+            # event.
+            while True:
+                while inbox:
+                    await dispatch(inbox.popleft())
+                if not pending:
+                    break
+                await flush()
+
+    async def _play_any(
+        self, events: list[Any], venues: dict[str, PaperGateway], default_venue: PaperGateway,
+        runners: list[StrategyRunner], equity: _Equity,
+    ) -> None:
+        """Any number of venues and strategies, venues that save to the state store."""
+        trading = self.kernel.trading
+        advance = self.kernel.clock.advance_to  # type: ignore[union-attr]
+        inboxes = [(runner.dispatch, runner.inbox) for runner in runners]
         last_ts = None
         for event in events:
             ts = event.ts_event
             if ts != last_ts:
                 if last_ts is not None:
-                    filled = counts.get("filled", 0)
-                    if filled != fills_seen:
-                        fills_seen = filled
-                        cash, held = _equity_terms(trading.portfolio, account, currency)
-                    value = cash
-                    for symbol, quantity, price in held:
-                        mark = marks.get(symbol)
-                        value += quantity * (price if mark is None else float(mark))
-                    mark_ts(last_ts)
-                    mark_value(value)
+                    equity.mark(last_ts)
                 advance(ts)
                 last_ts = ts
-            if route is None:
-                on_market_data(event)
-            else:
-                route(event.venue, default_venue).on_market_data(event)
-            # Fills from orders placed now reach on_fill before the next event.
-            await deliver()
-        final = trading.portfolio.equity(account, currency)
-        if last_ts is not None:
-            mark_ts(last_ts)
-            mark_value(float(final))
-        return _Played(EquityCurve.from_packed(stamps, values), len(events), final,
-                       default_venue.options.starting_balances.get(currency))
-
-    def _deliverer(self) -> Callable[[], Awaitable[None]]:
-        """Return a coroutine function that drains every inbox and order command until quiet."""
-        trading = self.kernel.trading
-        pending = trading.pending
-        flush = trading.flush
-        runners = list(self.kernel.runners.values())
-        if len(runners) == 1:
-            inbox = runners[0].inbox
-            popleft, dispatch = inbox.popleft, runners[0].dispatch
-
-            async def deliver_one() -> None:
-                while True:
-                    while inbox:
-                        await dispatch(popleft())
-                    if not pending:
-                        return
-                    await flush()
-
-            return deliver_one
-        inboxes = [(runner.dispatch, runner.inbox) for runner in runners]
-
-        async def deliver_all() -> None:
+            venues.get(event.venue, default_venue).on_market_data(event)
             busy = True
             while busy:
                 busy = False
@@ -189,11 +207,9 @@ class BacktestEngine:
                     while inbox:
                         await dispatch(inbox.popleft())
                         busy = True
-                if pending:
-                    await flush()
+                if trading.pending:
+                    await trading.flush()
                     busy = True
-
-        return deliver_all
 
     def _equity_account(self, venue: PaperGateway, events: list[Any]) -> tuple[str, str]:
         symbol = events[0].symbol if events else None
@@ -233,14 +249,48 @@ class BacktestEngine:
         )
 
 
-def _equity_terms(
-    portfolio: Portfolio, account: str, currency: str
-) -> tuple[float, list[tuple[str, float, float]]]:
-    """Return the cash and each open position's (symbol, quantity, price to use unmarked)."""
-    cash, held = portfolio.equity_terms(account, currency)
-    return float(cash), [
-        (position.symbol, float(position.quantity), float(price)) for position, price in held
-    ]
+class _Equity:
+    """Account equity marked once per timestamp, in floats.
+
+    Cash and open positions change only with a fill, so they are read from the portfolio
+    after each fill and multiplied by the cache's latest prices in between: a Decimal
+    equity per bar would cost more than the rest of the bar.
+    """
+
+    __slots__ = ("account", "cash", "counts", "currency", "fills_seen", "held", "marks",
+                 "portfolio", "stamps", "values")
+
+    def __init__(self, kernel: TradingKernel, account: str, currency: str) -> None:
+        self.portfolio = kernel.trading.portfolio
+        self.counts = kernel.trading.counts
+        self.marks = kernel.cache.last_prices
+        self.account, self.currency = account, currency
+        self.stamps: array[int] = array("q")
+        self.values: array[float] = array("d")
+        self.fills_seen = -1
+        self.cash = 0.0
+        self.held: list[tuple[str, float, float]] = []
+
+    def refresh(self) -> None:
+        """Read the cash and each open position's (symbol, quantity, unmarked price)."""
+        self.fills_seen = self.counts.get("filled", 0)
+        cash, held = self.portfolio.equity_terms(self.account, self.currency)
+        self.cash = float(cash)
+        self.held = [(p.symbol, float(p.quantity), float(price)) for p, price in held]
+
+    def mark(self, ts: int) -> None:
+        """Append the equity at ``ts``."""
+        if self.counts.get("filled", 0) != self.fills_seen:
+            self.refresh()
+        value = self.cash
+        for symbol, quantity, price in self.held:
+            mark = self.marks.get(symbol)
+            value += quantity * (price if mark is None else float(mark))
+        self.stamps.append(ts)
+        self.values.append(value)
+
+    def curve(self) -> EquityCurve:
+        return EquityCurve.from_packed(self.stamps, self.values)
 
 
 def fingerprint(fills: Sequence[Fill]) -> str:

@@ -418,7 +418,7 @@ def sortino_ratio(
         return None
     excess = np.asarray(returns, dtype=np.float64) - rf_per_period
     below = np.minimum(excess, 0.0)
-    downside = math.sqrt(float(np.dot(below, below)) / excess.size)
+    downside = math.sqrt(float(np.square(below).sum()) / excess.size)
     if downside < _ZERO_DEVIATION:
         return None
     return float(excess.mean()) / downside * math.sqrt(periods_per_year)

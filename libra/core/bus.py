@@ -13,8 +13,10 @@ message in their own inbox from their handler.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -72,13 +74,16 @@ class _Subscription:
 class MessageBus:
     """Synchronous in-process bus; see the module docstring for topic patterns."""
 
-    def __init__(self, name: str = "bus") -> None:
+    def __init__(self, name: str = "bus", error_log_interval: float = 10.0) -> None:
         self.name = name
         self._subs: list[_Subscription] = []
         self._matches: dict[str, tuple[Handler, ...]] = {}
         self._endpoints: dict[str, Handler] = {}
         self._seq = 0
         self.handler_errors = 0
+        #: A handler failing on every message logs once per this many seconds, not per message.
+        self.error_log_interval = error_log_interval
+        self._error_logs: dict[str, tuple[float, int]] = {}  # handler -> (last log, suppressed)
 
     def subscribe(self, pattern: str, handler: Handler, priority: int = 0) -> None:
         """Call ``handler(message)`` for each message on a topic matching ``pattern``.
@@ -104,18 +109,47 @@ class MessageBus:
 
     def has_subscribers(self, topic: str) -> bool:
         """Return whether any handler would receive a message on ``topic``."""
-        return bool(self._handlers_for(topic))
+        return bool(self.handlers(topic))
 
     def subscriptions(self) -> list[str]:
         """Return every subscribed pattern (one entry per subscription)."""
         return [s.pattern for s in self._subs]
 
-    def _handlers_for(self, topic: str) -> tuple[Handler, ...]:
+    @property
+    def routes(self) -> Mapping[str, tuple[Handler, ...]]:
+        """The topics published so far and their handlers (a live view, cleared whenever a
+        subscription changes); a topic not in it yet is resolved by ``handlers``."""
+        return self._matches
+
+    def handlers(self, topic: str) -> tuple[Handler, ...]:
+        """Return the handlers a message on ``topic`` goes to, in delivery order.
+
+        For callers that deliver themselves (the backtest engine's unrolled loop): such a
+        caller passes any exception a handler raises to ``handler_failed``.
+        """
         handlers = self._matches.get(topic)
         if handlers is None:
             handlers = tuple(s.handler for s in self._subs if s.matches(topic))
             self._matches[topic] = handlers
         return handlers
+
+    def handler_failed(self, topic: str, handler: Handler) -> None:
+        """Count the exception ``handler`` just raised and log it; call from an ``except``.
+
+        A handler that fails on every message would flood the log with a traceback per
+        message: each handler's failures are logged at most once per
+        ``error_log_interval`` seconds, with how many were not logged since.
+        """
+        self.handler_errors += 1
+        name = _name(handler)
+        now = time.monotonic()
+        last, suppressed = self._error_logs.get(name, (-math.inf, 0))
+        if now - last < self.error_log_interval:
+            self._error_logs[name] = (last, suppressed + 1)
+            return
+        self._error_logs[name] = (now, 0)
+        _log.exception("bus.handler_failed", topic=topic, handler=name,
+                       suppressed_since_last=suppressed)
 
     def publish(self, topic: str, message: Any) -> None:
         """Deliver ``message`` to every handler subscribed to a pattern matching ``topic``.
@@ -125,13 +159,16 @@ class MessageBus:
         try:
             handlers = self._matches[topic]
         except KeyError:
-            handlers = self._handlers_for(topic)
+            handlers = self.handlers(topic)
         for handler in handlers:
             try:
                 handler(message)
             except Exception:
-                self.handler_errors += 1
-                _log.exception("bus.handler_failed", topic=topic, handler=_name(handler))
+                self.handler_failed(topic, handler)
+
+    def publish_event(self, event: Any) -> None:
+        """Publish an event on its own ``topic`` (the market data path from the gateways)."""
+        self.publish(event.topic, event)
 
     def register_endpoint(self, endpoint: str, handler: Handler) -> None:
         """Make ``handler`` answer requests sent to ``endpoint``."""

@@ -113,6 +113,12 @@ class Cache:
     def order(self, client_order_id: str) -> Any:
         return self.orders.get(client_order_id)
 
+    def open_order_count(self, strategy_id: str | None = None) -> int:
+        """Return how many orders are open, optionally of one strategy."""
+        if strategy_id is None:
+            return len(self._open_orders)
+        return sum(1 for o in self._open_orders.values() if o.strategy_id == strategy_id)
+
     def open_orders(self, strategy_id: str | None = None, symbol: str | None = None) -> list[Any]:
         """Return open orders, optionally of one strategy and/or symbol."""
         return [

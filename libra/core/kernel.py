@@ -148,14 +148,9 @@ class TradingKernel:
                 params=params,
             )
             self.runners[cfg.id] = runner
-        publish = self.bus.publish
-
-        def on_market_data(event: Any) -> None:
-            publish(event.topic, event)
-
         for gateway_id, gateway in gateways.items():
             self.trading.add_gateway(gateway_id, gateway)
-            gateway.bind(on_market_data, self.trading.on_order_event, self.clock)
+            gateway.bind(self.bus.publish_event, self.trading.on_order_event, self.clock)
         for gateway_id, gateway in gateways.items():
             # A gateway trading on another gateway's data (paper on live data) sees it
             # before the strategies do, as a venue would.
@@ -169,7 +164,7 @@ class TradingKernel:
 
     def on_market_data(self, event: Any) -> None:
         """Publish one market data event from a gateway (the gateways' data sink)."""
-        self.bus.publish(event.topic, event)
+        self.bus.publish_event(event)
 
     # -- lifecycle --------------------------------------------------------------------------
 

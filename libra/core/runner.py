@@ -30,11 +30,25 @@ _MARKET_KINDS = frozenset({"quote", "trade", "bar", "book"})
 _TICK_KINDS = frozenset({"quote", "trade"})
 
 
+class _NoCommands:
+    """Stands in for the execution engine when a runner has none (a strategy that never
+    trades, in tests): nothing is ever pending."""
+
+    in_callback = False
+    pending = ()
+
+    async def flush(self) -> None:
+        return None
+
+
 class RunnerState(enum.Enum):
     CREATED = "created"
     RUNNING = "running"
     STOPPED = "stopped"
     FAILED = "failed"
+
+
+_RUNNING = RunnerState.RUNNING
 
 
 def overrides(strategy: StrategyPlugin, method: str) -> bool:
@@ -69,8 +83,8 @@ class StrategyRunner:
         self.drain_batch = drain_batch
         self._on_failed = on_failed
         # Orders a callback placed are sent by this task right after it returns.
-        self._commands = commands
-        self._pending: Any = commands.pending if commands is not None else ()
+        self._commands = commands if commands is not None else _NoCommands()
+        self._pending: Any = self._commands.pending
         self._hooks: dict[str, Callable[[Any], Awaitable[Any]]] = {
             name: getattr(strategy, name)
             for name in ("on_data", "on_tick", "on_fill", "on_order_update")
@@ -111,7 +125,7 @@ class StrategyRunner:
 
     def on_market_data(self, event: Any) -> None:
         """Queue one market data event, conflating when the inbox is full."""
-        if self.state is not RunnerState.RUNNING:
+        if self.state is not _RUNNING:
             return
         self.events_in += 1
         if self._market_queued < self.inbox_size:
@@ -209,19 +223,16 @@ class StrategyRunner:
         if market:
             self._market_queued -= 1
         commands = self._commands
-        if commands is not None:
-            commands.in_callback = True
+        commands.in_callback = True
         try:
             await hook(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
+        except Exception as exc:  # CancelledError is no Exception: it goes through
             self._on_error(hook, event, exc)
         else:
-            self.consecutive_errors = 0
+            if self.consecutive_errors:
+                self.consecutive_errors = 0
         finally:
-            if commands is not None:
-                commands.in_callback = False
+            commands.in_callback = False
         self.events_handled += 1
         if self._pending:
             await commands.flush()

@@ -56,28 +56,32 @@ def _walk(
     unit = max(1, ticks // 2_000)
     floor = max(ticks // 20, 8 * unit)
     prices: dict[int, Decimal] = {}
+    price = prices.get
     volumes = [Decimal(v) for v in range(1, 32)]
     bars: list[Bar] = []
     append = bars.append
     close = ticks
+    close_price = _price(prices, close, scale)
     ts = start_ns + step_ns  # a bar's ts_event is its close time
     # Three random bytes per bar: the close move, and the wicks above and below the body.
+    # Prices are positive, so a cached Decimal is never falsy.
     for move, up, down in zip(noise, noise, noise, strict=False):  # type: ignore[call-overload]
-        open_ = close
+        open_, open_price = close, close_price
         close = open_ + (move - 128) * unit // 32
         if close < floor:
             close = 2 * floor - close
         high = (open_ if open_ > close else close) + (up & 15) * unit // 8
         low = (open_ if open_ < close else close) - (down & 15) * unit // 8
+        close_price = price(close) or _price(prices, close, scale)
         append(
             Bar(
                 venue,
                 symbol,
                 timeframe,
-                _price(prices, open_, scale),
-                _price(prices, high, scale),
-                _price(prices, low, scale),
-                _price(prices, close, scale),
+                open_price,
+                price(high) or _price(prices, high, scale),
+                price(low) or _price(prices, low, scale),
+                close_price,
                 volumes[(up >> 4) + (down >> 4)],
                 ts,
                 ts,

@@ -156,7 +156,7 @@ class ExecutionEngine:
         now = self.clock.timestamp_ns()
         instrument = self.instrument(order.venue, order.symbol)
         position = self.portfolio.position(order.strategy_id, order.symbol)
-        open_orders = sum(1 for o in self.cache.open_orders(order.strategy_id))
+        open_orders = self.cache.open_order_count(order.strategy_id)
         reason = self.risk.check(
             order, instrument, self.cache.last_price(order.symbol), position, open_orders, now
         )
@@ -351,7 +351,7 @@ class ExecutionEngine:
         }
         return {
             "orders": dict(self.counts),
-            "open_orders": len(self.cache.open_orders()),
+            "open_orders": self.cache.open_order_count(),
             "positions": positions,
             "pnl": str(self.total_pnl()),
             "risk": self.risk.snapshot(),

@@ -7,8 +7,9 @@ the instrument's lot size and prices to its tick size before the risk check.
 
 from __future__ import annotations
 
+import enum
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from libra.model.numbers import to_decimal
 from libra.model.orders import Order, OrderSide, OrderType, TimeInForce
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from libra.trading.execution import ExecutionEngine
 
 Number = Decimal | str | int
+_E = TypeVar("_E", bound=enum.Enum)
 
 
 class StrategyOrders:
@@ -52,7 +54,7 @@ class StrategyOrders:
                     OrderType.STOP_MARKET if trigger_price is not None else OrderType.MARKET)
         engine = self._engine
         instrument = engine.instrument(self.gateway_id, symbol)
-        side = OrderSide(side)
+        side = _as(OrderSide, side)
         qty = instrument.make_quantity(to_decimal(quantity, name="quantity"))
         # Round prices toward the passive side so rounding never makes an order more aggressive.
         rounding = ROUND_FLOOR if side is OrderSide.BUY else ROUND_CEILING
@@ -66,11 +68,11 @@ class StrategyOrders:
             venue=self.gateway_id,
             symbol=symbol,
             side=side,
-            type=OrderType(type),
+            type=_as(OrderType, type),
             quantity=qty,
             price=px,
             trigger_price=trigger,
-            time_in_force=TimeInForce(time_in_force),
+            time_in_force=_as(TimeInForce, time_in_force),
             post_only=post_only,
             reduce_only=reduce_only,
             ts_init=engine.clock.timestamp_ns(),
@@ -157,3 +159,9 @@ class StrategyOrders:
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Return this strategy's open orders."""
         return self._engine.cache.open_orders(self.strategy_id, symbol)
+
+
+def _as(enum: type[_E], value: _E | str) -> _E:
+    """Return ``value`` as a member of ``enum`` (an enum call costs ~0.3 us; most callers
+    already pass a member)."""
+    return value if type(value) is enum else enum(value)

@@ -155,6 +155,11 @@ class PaperGateway(GatewayPlugin):
 
     # -- the state store --------------------------------------------------------------------
 
+    @property
+    def has_store(self) -> bool:
+        """Whether the venue saves itself to the kernel's state store."""
+        return self._store is not None
+
     async def attach_store(self, store: Any) -> None:
         """Restore the venue saved in ``store``, then save every change to it.
 

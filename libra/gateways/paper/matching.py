@@ -20,7 +20,7 @@ Fill model:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
@@ -175,9 +175,12 @@ class MatchingEngine:
 
     # -- market data ------------------------------------------------------------------------
 
-    def on_market_data(self, event: Any) -> list[Any]:
+    def on_market_data(self, event: Any) -> Sequence[Any]:
         """Update the venue's view of the market and match resting orders against it."""
-        market = self._market(event.symbol)
+        symbol = event.symbol
+        market = self._markets.get(symbol)
+        if market is None:
+            market = self._markets[symbol] = _Market()
         kind = event.kind
         if kind == "bar":
             market.has_bars = True
@@ -190,9 +193,9 @@ class MatchingEngine:
             market.last = event.price
         elif kind == "book":
             market.bid, market.ask = event.best_bid, event.best_ask
-        resting = self.open_orders.get(event.symbol)
+        resting = self.open_orders.get(symbol)
         if not resting and not self._next_open:
-            return []
+            return ()  # most events match nothing: no list to allocate
         return self._match(event, market, resting or [])
 
     def _match(self, event: Any, market: _Market, resting: list[VenueOrder]) -> list[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from libra.core.bus import MessageBus, compile_pattern
 
@@ -52,6 +53,22 @@ def test_failing_handler_is_isolated_and_counted():
     bus.publish("a", 1)
     assert got == [1, 10]
     assert bus.handler_errors == 1
+
+
+def test_a_handler_failing_on_every_message_logs_once_per_interval():
+    """A broken handler must not write a traceback per tick: one line, then a count."""
+    bus = MessageBus(error_log_interval=3600)
+    bus.subscribe("tick", lambda m: 1 / 0)
+    with capture_logs() as logs:
+        for i in range(500):
+            bus.publish("tick", i)
+        bus.error_log_interval = 0  # the interval has passed
+        bus.publish("tick", 500)
+
+    failures = [entry for entry in logs if entry["event"] == "bus.handler_failed"]
+    assert bus.handler_errors == 501
+    assert [f["suppressed_since_last"] for f in failures] == [0, 499]
+    assert all(f["exc_info"] for f in failures)
 
 
 def test_subscription_changes_invalidate_the_match_cache():
