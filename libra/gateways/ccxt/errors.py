@@ -29,6 +29,7 @@ Outside orders (connect, balances, queries) :func:`map_ccxt_errors` raises
 from __future__ import annotations
 
 import enum
+import importlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -56,9 +57,7 @@ def ccxt_module() -> ModuleType:
     kernel, and a kernel that never connects a ccxt gateway (a backtest, paper trading on
     bundled data) should not pay for it.
     """
-    import ccxt
-
-    return ccxt
+    return importlib.import_module("ccxt")
 
 
 _DUPLICATE_MARKERS = ("duplicate order", "duplicate client", "duplicated client")
