@@ -1,7 +1,9 @@
 """Compute backtest statistics from an equity curve and a list of closed trades.
 
-Inputs are Decimal (money as the engine books it); the ratios that come out are floats, as
-analytics are allowed to be. Every metric that cannot be measured (no trades, a flat curve,
+Money that is reported (capital, final equity, trade PnL, fees) stays Decimal, as the engine
+books it. The curve's ratios (returns, volatility, Sharpe, Sortino, drawdown) are analytics:
+they are computed in float64 with numpy, from an `EquityCurve` or any sequence of
+``(ts_ns, equity)`` points. Every metric that cannot be measured (no trades, a flat curve,
 no losing trade, a zero time span) is ``None``: nothing here raises on a degenerate run and
 nothing returns NaN or infinity, so ``BacktestResult.to_dict()`` always passes
 ``json.dumps(..., allow_nan=False)``.

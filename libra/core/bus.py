@@ -83,7 +83,8 @@ class MessageBus:
         self.handler_errors = 0
         #: A handler failing on every message logs once per this many seconds, not per message.
         self.error_log_interval = error_log_interval
-        self._error_logs: dict[str, tuple[float, int]] = {}  # handler -> (last log, suppressed)
+        # id(handler) -> (last logged, failures not logged since); a subscribed handler lives.
+        self._error_logs: dict[int, tuple[float, int]] = {}
 
     def subscribe(self, pattern: str, handler: Handler, priority: int = 0) -> None:
         """Call ``handler(message)`` for each message on a topic matching ``pattern``.
@@ -104,6 +105,8 @@ class MessageBus:
         """Remove one subscription; unknown ones are ignored."""
         kept = [s for s in self._subs if not (s.pattern == pattern and s.handler == handler)]
         if len(kept) != len(self._subs):
+            for gone in {id(s.handler) for s in self._subs} - {id(s.handler) for s in kept}:
+                self._error_logs.pop(gone, None)
             self._subs = kept
             self._matches.clear()
 
@@ -141,14 +144,14 @@ class MessageBus:
         ``error_log_interval`` seconds, with how many were not logged since.
         """
         self.handler_errors += 1
-        name = _name(handler)
         now = time.monotonic()
-        last, suppressed = self._error_logs.get(name, (-math.inf, 0))
+        key = id(handler)
+        last, suppressed = self._error_logs.get(key, (-math.inf, 0))
         if now - last < self.error_log_interval:
-            self._error_logs[name] = (last, suppressed + 1)
+            self._error_logs[key] = (last, suppressed + 1)
             return
-        self._error_logs[name] = (now, 0)
-        _log.exception("bus.handler_failed", topic=topic, handler=name,
+        self._error_logs[key] = (now, 0)
+        _log.exception("bus.handler_failed", topic=topic, handler=_name(handler),
                        suppressed_since_last=suppressed)
 
     def publish(self, topic: str, message: Any) -> None:

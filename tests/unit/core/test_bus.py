@@ -71,6 +71,30 @@ def test_a_handler_failing_on_every_message_logs_once_per_interval():
     assert all(f["exc_info"] for f in failures)
 
 
+def test_each_failing_handler_is_logged_on_its_own():
+    bus = MessageBus(error_log_interval=3600)
+
+    def first(message: object) -> None:
+        raise ValueError(message)
+
+    def second(message: object) -> None:
+        raise KeyError(message)
+
+    bus.subscribe("tick", first)
+    bus.subscribe("tick", second)
+    with capture_logs() as logs:
+        bus.publish("tick", 1)
+        bus.publish("tick", 2)
+        bus.unsubscribe("tick", first)
+        bus.subscribe("tick", first)  # a new subscription starts a new log budget
+        bus.publish("tick", 3)
+
+    handlers = [e["handler"] for e in logs if e["event"] == "bus.handler_failed"]
+    assert bus.handler_errors == 6
+    assert sorted(handlers) == sorted([first.__qualname__, second.__qualname__,
+                                       first.__qualname__])
+
+
 def test_subscription_changes_invalidate_the_match_cache():
     bus = MessageBus()
     got: list[str] = []
