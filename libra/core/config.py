@@ -117,6 +117,10 @@ class HttpConfig(LibraModel):
 class BacktestSection(LibraModel):
     """What ``libra backtest`` runs over and writes."""
 
+    # ``json`` in files; ``json_path`` too, so that a config dumped without aliases loads.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True,
+                              validate_by_alias=True)
+
     start: str | None = Field(None, description="ISO date/time (UTC) of the first event")
     end: str | None = Field(None, description="ISO date/time (UTC) of the last event")
     report: str | None = Field(None, description="path of the HTML report")

@@ -72,6 +72,18 @@ risk: {max_order_notional: "500"}
     assert toml.risk.max_order_notional == Decimal("500")
 
 
+@pytest.mark.parametrize("by_alias", [True, False])
+def test_a_dumped_config_loads_back_the_same(tmp_path, by_alias):
+    """Tools pass configs on as plain data (worker processes, status APIs)."""
+    text = GOOD + '\n[backtest]\nstart = "2024-01-01"\njson = "out.json"\n'
+    config = load_config(write(tmp_path, text))
+
+    again = KernelConfig.model_validate(config.model_dump(mode="json", by_alias=by_alias))
+
+    assert again == config
+    assert again.backtest.json_path == "out.json"
+
+
 def test_config_is_frozen(tmp_path):
     config = load_config(write(tmp_path, GOOD))
     with pytest.raises(ValueError, match="frozen"):
