@@ -11,49 +11,24 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from libra_test_plugins import Recording
 
 from libra.backtest.api import run_backtest
 from libra.backtest.engine import BacktestEngine, fingerprint
 from libra.core.config import KernelConfig
-from libra.plugins.base import PluginMetadata, StrategyPlugin
-
-
-class Watcher(StrategyPlugin):
-    """Counts what it is given; never trades."""
-
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        self.bars = 0
-
-    @classmethod
-    def metadata(cls) -> PluginMetadata:
-        return PluginMetadata.create(name="watcher", version="0", description="counts bars")
-
-    @property
-    def name(self) -> str:
-        return "watcher"
-
-    @property
-    def symbols(self) -> list[str]:
-        return []
-
-    async def initialize(self, context: dict[str, Any]) -> None:
-        return None
-
-    async def on_data(self, data: Any) -> None:
-        self.bars += 1
 
 
 def with_watcher(config: KernelConfig) -> KernelConfig:
     data = config.model_dump(mode="json", by_alias=True)
-    data["strategies"].append({"id": "watch", "plugin": "sma_cross", "gateway": "paper",
-                               "symbols": ["ETH/BTC"]})
+    data["strategies"].append({"id": "watch", "plugin": "libra_test_plugins:Recording",
+                               "gateway": "paper", "symbols": ["ETH/BTC"]})
     return KernelConfig.model_validate(data)
 
 
 async def test_unrolled_and_general_loops_give_the_same_run(make_config) -> None:
     config = make_config()
     alone = await run_backtest(config)
-    watcher = Watcher()
+    watcher = Recording()
     beside = await run_backtest(with_watcher(config), strategy_instances={"watch": watcher})
 
     assert len(alone.fills) > 20
@@ -61,7 +36,7 @@ async def test_unrolled_and_general_loops_give_the_same_run(make_config) -> None
     assert sma_fills == alone.fills
     assert fingerprint(sma_fills) == alone.fingerprint
     assert beside.equity == alone.equity
-    assert watcher.bars == alone.events
+    assert len(watcher.seen) == alone.events
     assert beside.metrics()["sharpe"] == alone.metrics()["sharpe"]
 
 
@@ -98,7 +73,7 @@ async def test_a_failing_bus_handler_is_isolated(make_config, second_strategy: b
     reference = await BacktestEngine(config).run()
     if second_strategy:
         config = with_watcher(config)
-    engine = BacktestEngine(config, strategy_instances={"watch": Watcher()}
+    engine = BacktestEngine(config, strategy_instances={"watch": Recording()}
                             if second_strategy else None)
     calls = []
 
