@@ -89,7 +89,7 @@ def render_table(result: BacktestResult) -> str:
 def write_json(
     result: BacktestResult,
     trades: Sequence[TradeRecord],
-    equity: Sequence[tuple[int, Decimal]],
+    equity: Sequence[tuple[int, Decimal]] | Sequence[tuple[int, float]],
     path: str | os.PathLike[str],
 ) -> Path:
     """Write metrics, trades and the full equity curve as one JSON document; return its path."""
@@ -104,7 +104,7 @@ def write_json(
 def write_html(
     result: BacktestResult,
     trades: Sequence[TradeRecord],
-    equity: Sequence[tuple[int, Decimal]],
+    equity: Sequence[tuple[int, Decimal]] | Sequence[tuple[int, float]],
     path: str | os.PathLike[str],
     *,
     title: str = "LIBRA backtest",
@@ -116,7 +116,7 @@ def write_html(
 def render_html(
     result: BacktestResult,
     trades: Sequence[TradeRecord],
-    equity: Sequence[tuple[int, Decimal]],
+    equity: Sequence[tuple[int, Decimal]] | Sequence[tuple[int, float]],
     *,
     title: str = "LIBRA backtest",
 ) -> str:
