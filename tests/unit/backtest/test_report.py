@@ -354,3 +354,11 @@ def test_report_screenshot_in_headless_browser(
     # A blank page decodes to a handful of byte values (filter bytes and one colour).
     pixels = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
     assert len(set(pixels)) > 64
+
+
+def test_write_json_of_an_empty_run(tmp_path: Path) -> None:
+    result = compute_stats([], [])
+
+    data = json.loads(write_json(result, [], [], tmp_path / "empty.json").read_text())
+
+    assert data == {"metrics": result.to_dict(), "trades": [], "equity": []}
