@@ -23,7 +23,15 @@ from decimal import Context, Decimal
 from pathlib import Path
 from typing import Any
 
-from libra.backtest.stats import NS_PER_SECOND, BacktestResult, TradeRecord, format_duration
+import numpy as np
+
+from libra.backtest.stats import (
+    NS_PER_SECOND,
+    BacktestResult,
+    TradeRecord,
+    curve_arrays,
+    format_duration,
+)
 
 MAX_CHART_POINTS = 2_000
 
@@ -129,7 +137,7 @@ def render_html(
     title: str = "LIBRA backtest",
 ) -> str:
     """Render the HTML report as a string."""
-    curve = [(ts_ns, float(value)) for ts_ns, value in equity]
+    stamps, values = curve_arrays(equity)
     esc_title = html.escape(title)
     period = html.escape(_period_text(result))
     return "\n".join(
@@ -146,14 +154,16 @@ def render_html(
             "<body>",
             f'<header><h1>{esc_title}</h1><p class="period">{period}</p></header>',
             "<section><h2>Equity</h2>",
-            _render_chart("equity-chart", "equity-line", "Equity curve", curve, percent=False),
+            _render_chart("equity-chart", "equity-line", "Equity curve", stamps, values,
+                          percent=False),
             "</section>",
             "<section><h2>Drawdown</h2>",
             _render_chart(
                 "drawdown-chart",
                 "drawdown-line",
                 "Drawdown from the running peak",
-                drawdown_series(curve),
+                stamps,
+                _drawdowns(values),
                 percent=True,
                 area_class="drawdown-area",
             ),
@@ -182,35 +192,47 @@ def downsample_minmax(
     Raises:
         ValueError: if ``max_points`` is below 4.
     """
-    if max_points < 4:
-        raise ValueError(f"invalid max_points, was {max_points} (expected at least 4)")
-    if len(points) <= max_points:
-        return list(points)
-    inner = points[1:-1]
-    buckets = (max_points - 2) // 2
-    out = [points[0]]
-    for bucket in range(buckets):
-        chunk = inner[bucket * len(inner) // buckets : (bucket + 1) * len(inner) // buckets]
-        if not chunk:
-            continue
-        low = min(range(len(chunk)), key=lambda i: chunk[i][1])
-        high = max(range(len(chunk)), key=lambda i: chunk[i][1])
-        out.extend(chunk[i] for i in sorted({low, high}))
-    out.append(points[-1])
-    return out
+    values = np.fromiter((v for _, v in points), dtype=np.float64, count=len(points))
+    return [points[i] for i in _minmax_indices(values, max_points)]
 
 
 def drawdown_series(curve: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
     """Return ``(ts_ns, drawdown)`` with drawdown as a fraction at or below zero (-0.1 = -10%)."""
-    series: list[tuple[int, float]] = []
-    peak = float("-inf")
-    for ts_ns, value in curve:
-        peak = max(peak, value)
-        if peak <= 0:
-            series.append((ts_ns, 0.0))
-        else:
-            series.append((ts_ns, max(-1.0, value / peak - 1.0)))
-    return series
+    stamps, values = curve_arrays(curve)
+    return list(zip(stamps.tolist(), _drawdowns(values).tolist(), strict=True))
+
+
+def _minmax_indices(values: np.ndarray, max_points: int) -> list[int]:
+    """Return the indices ``downsample_minmax`` keeps: first, each bucket's lowest and highest
+    (the earliest of equal ones) in order, last."""
+    if max_points < 4:
+        raise ValueError(f"invalid max_points, was {max_points} (expected at least 4)")
+    count = len(values)
+    if count <= max_points:
+        return list(range(count))
+    inner = count - 2
+    buckets = (max_points - 2) // 2
+    kept = [0]
+    for bucket in range(buckets):
+        start = 1 + bucket * inner // buckets
+        end = 1 + (bucket + 1) * inner // buckets
+        if start == end:
+            continue
+        chunk = values[start:end]
+        kept.extend(start + i for i in sorted({int(chunk.argmin()), int(chunk.argmax())}))
+    kept.append(count - 1)
+    return kept
+
+
+def _drawdowns(values: np.ndarray) -> np.ndarray:
+    """Each point's fall from the running peak as a fraction in [-1, 0] (0 while the peak is
+    not positive)."""
+    if not values.size:
+        return values
+    peaks = np.maximum.accumulate(values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        falls = np.where(peaks > 0, values / peaks - 1.0, 0.0)
+    return np.maximum(falls, -1.0)
 
 
 def _metric_rows(result: BacktestResult) -> list[_MetricRow]:
@@ -276,7 +298,8 @@ def _render_chart(
     chart_id: str,
     line_class: str,
     label: str,
-    series: Sequence[tuple[int, float]],
+    stamps: np.ndarray,
+    values: np.ndarray,
     *,
     percent: bool,
     area_class: str | None = None,
@@ -286,12 +309,13 @@ def _render_chart(
         f'<svg id="{chart_id}" class="chart" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(label)}">'
     )
-    if not series:
+    if not values.size:
         return (
             f'{head}<text class="empty" x="{width / 2}" y="{height / 2}" '
             f'text-anchor="middle">No data</text></svg>'
         )
-    points = downsample_minmax(series)
+    kept = _minmax_indices(values, MAX_CHART_POINTS)
+    points = list(zip(stamps[kept].tolist(), values[kept].tolist(), strict=True))
     scale = _Scale.fit(points)
     parts = [head, *_grid(scale, percent=percent), *_time_labels(scale)]
     coords = " ".join(f"{scale.x(ts):.1f},{scale.y(v):.1f}" for ts, v in points)

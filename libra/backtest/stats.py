@@ -306,7 +306,7 @@ def compute_stats(
     Raises:
         ValueError: if the curve is not in time order or ``periods_per_year`` is not positive.
     """
-    stamps, values = _arrays(equity)
+    stamps, values = curve_arrays(equity)
     _check_sorted(stamps)
     if periods_per_year is not None and not periods_per_year > 0:
         raise ValueError(f"invalid periods_per_year, was {periods_per_year!r}")
@@ -433,7 +433,7 @@ def max_drawdown(equity: EquityCurve | Sequence[tuple[int, Decimal]]) -> Drawdow
     point back at or above it; its trough is the episode's lowest point (the earliest of
     equal ones).
     """
-    return _drawdown(*_arrays(equity))
+    return _drawdown(*curve_arrays(equity))
 
 
 def _drawdown(stamps: np.ndarray, values: np.ndarray) -> Drawdown:
@@ -506,10 +506,11 @@ def format_duration(ns: int) -> str:
     return " ".join(parts) or "0s"
 
 
-def _arrays(
+def curve_arrays(
     equity: EquityCurve | Sequence[tuple[int, Decimal]] | Sequence[tuple[int, float]],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return the curve as (int64 timestamps, float64 values) arrays."""
+    """Return a curve (an `EquityCurve` or ``(ts_ns, equity)`` points) as int64 timestamps
+    and float64 values."""
     if isinstance(equity, EquityCurve):
         return equity.timestamps, equity.values
     stamps = np.fromiter((point[0] for point in equity), dtype=np.int64, count=len(equity))
