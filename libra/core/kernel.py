@@ -160,12 +160,6 @@ class TradingKernel:
         self.bus.subscribe("data.**", self.cache.add_market_data, priority=100)
         self.state = "built"
 
-    # -- the data path ----------------------------------------------------------------------
-
-    def on_market_data(self, event: Any) -> None:
-        """Publish one market data event from a gateway (the gateways' data sink)."""
-        self.bus.publish_event(event)
-
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:

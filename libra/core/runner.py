@@ -85,18 +85,14 @@ class StrategyRunner:
         # Orders a callback placed are sent by this task right after it returns.
         self._commands = commands if commands is not None else _NoCommands()
         self._pending: Any = self._commands.pending
-        self._hooks: dict[str, Callable[[Any], Awaitable[Any]]] = {
-            name: getattr(strategy, name)
-            for name in ("on_data", "on_tick", "on_fill", "on_order_update")
-        }
-        tick_hook = "on_tick" if overrides(strategy, "on_tick") else "on_data"
+        tick_hook = strategy.on_tick if overrides(strategy, "on_tick") else strategy.on_data
         # Each event kind's hook, and whether it counts against the market data inbox.
         self._routes: dict[str, tuple[Callable[[Any], Awaitable[Any]], bool]] = {
-            kind: (self._hooks[tick_hook if kind in _TICK_KINDS else "on_data"], True)
+            kind: (tick_hook if kind in _TICK_KINDS else strategy.on_data, True)
             for kind in _MARKET_KINDS
         }
-        self._routes["filled"] = (self._hooks["on_fill"], False)
-        self._order_route = (self._hooks["on_order_update"], False)
+        self._routes["filled"] = (strategy.on_fill, False)
+        self._order_route = (strategy.on_order_update, False)
         self.state = RunnerState.CREATED
         self._inbox: deque[Any] = deque()
         self._market_queued = 0

@@ -6,51 +6,28 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-from libra.core.bus import MessageBus
-from libra.core.cache import Cache
+from paper_desk import BTC_USDT_VENUE, btc_usdt_quote, engine_on
+
 from libra.core.clock import SimulatedClock
-from libra.core.config import RiskConfig
-from libra.core.events import Quote
 from libra.gateways.paper import PaperGateway, PaperGatewayConfig
 from libra.model.orders import OrderStatus
 from libra.persistence import StateStore, apply_reconciliation, reconcile, restore_into
 from libra.persistence.reconcile import LOST_REASON
-from libra.trading.execution import ExecutionEngine
 
 T0 = 1_700_000_000_000_000_000
-VENUE = {
-    "starting_balances": {"USDT": "100000", "BTC": "10"},
-    "instruments": {"BTC/USDT": {"tick_size": "0.01", "lot_size": "0.0001"}},
-}
-
-
-def _quote(bid: str, ask: str, ts: int) -> Quote:
-    return Quote(venue="paper", symbol="BTC/USDT", bid=D(bid), ask=D(ask), bid_size=D(50),
-                 ask_size=D(50), ts_event=ts, ts_recv=ts)
-
-
-def _engine(gateway: PaperGateway, clock: SimulatedClock,
-            store: StateStore | None) -> ExecutionEngine:
-    engine = ExecutionEngine(MessageBus(), Cache(), clock, RiskConfig(), log_orders=False)
-    engine.add_gateway("paper", gateway)
-    gateway.bind(lambda e: None, engine.on_order_event, clock)
-    for instrument in gateway.instruments().values():
-        engine.cache.add_instrument(instrument)
-    engine.store = store
-    return engine
 
 
 async def test_restart_recovers_missed_fill_cancel_and_lost_submit(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     clock = SimulatedClock()
     clock.set_time(T0)
-    venue = PaperGateway(PaperGatewayConfig.model_validate(VENUE), gateway_id="paper")
+    venue = PaperGateway(PaperGatewayConfig.model_validate(BTC_USDT_VENUE), gateway_id="paper")
     await venue.connect()
-    venue.on_market_data(_quote("99.99", "100.01", T0))
+    venue.on_market_data(btc_usdt_quote("99.99", "100.01", T0))
 
     # Before the crash: one fill, two resting orders, one intent never sent.
     store = StateStore.open(path)
-    engine = _engine(venue, clock, store)
+    engine = engine_on(venue, clock, store)
     orders = engine.orders_api("s1", "paper")
     orders.submit_order(symbol="BTC/USDT", side="buy", quantity="0.5")
     orders.submit_order(symbol="BTC/USDT", side="buy", quantity="1", type="limit", price="95")
@@ -64,13 +41,13 @@ async def test_restart_recovers_missed_fill_cancel_and_lost_submit(tmp_path: Pat
     missed: list[Any] = []
     venue.bind(lambda e: None, missed.append, clock)
     clock.set_time(T0 + 10)
-    venue.on_market_data(_quote("94", "94.5", T0 + 10))
+    venue.on_market_data(btc_usdt_quote("94", "94.5", T0 + 10))
     await venue.cancel_order(engine.cache.order("s1-3"))
     assert [e.kind for e in missed] == ["filled", "canceled"]
 
     # Restart: restore, reconcile, apply.
     store = StateStore.open(path)
-    restarted = _engine(venue, clock, None)
+    restarted = engine_on(venue, clock, None)
     state = store.load_state()
     restore_into(restarted, state)
     restarted.store = store

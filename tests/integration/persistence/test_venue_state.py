@@ -6,31 +6,20 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-from libra.core.bus import MessageBus
-from libra.core.cache import Cache
+from paper_desk import BTC_USDT_VENUE, btc_usdt_quote, engine_on
+
 from libra.core.clock import SimulatedClock
-from libra.core.config import RiskConfig
 from libra.core.events import Quote
 from libra.gateways.paper import PaperGateway, PaperGatewayConfig
 from libra.gateways.paper.matching import VenueOrder
 from libra.persistence import StateStore, read_venue_states
 from libra.persistence.schema import connect_read_only
-from libra.trading.execution import ExecutionEngine
 
 T0 = 1_700_000_000_000_000_000
-VENUE = {
-    "starting_balances": {"USDT": "100000", "BTC": "10"},
-    "instruments": {"BTC/USDT": {"tick_size": "0.01", "lot_size": "0.0001"}},
-}
-
-
-def _quote(bid: str, ask: str, ts: int) -> Quote:
-    return Quote(venue="paper", symbol="BTC/USDT", bid=D(bid), ask=D(ask), bid_size=D(50),
-                 ask_size=D(50), ts_event=ts, ts_recv=ts)
 
 
 async def _venue(store: StateStore, clock: SimulatedClock) -> tuple[PaperGateway, list[Any]]:
-    gateway = PaperGateway(PaperGatewayConfig.model_validate(VENUE), gateway_id="paper")
+    gateway = PaperGateway(PaperGatewayConfig.model_validate(BTC_USDT_VENUE), gateway_id="paper")
     reported: list[Any] = []
     gateway.bind(lambda e: None, reported.append, clock)
     await gateway.connect()
@@ -48,10 +37,8 @@ async def test_restored_venue_is_the_venue_that_was_saved(tmp_path: Path) -> Non
     clock.set_time(T0)
     store = StateStore.open(path)
     venue, _ = await _venue(store, clock)
-    engine = ExecutionEngine(MessageBus(), Cache(), clock, RiskConfig(), log_orders=False)
-    engine.add_gateway("paper", venue)
-    venue.bind(lambda e: None, engine.on_order_event, clock)
-    venue.on_market_data(_quote("99.99", "100.01", T0))
+    engine = engine_on(venue, clock)
+    venue.on_market_data(btc_usdt_quote("99.99", "100.01", T0))
     orders = engine.orders_api("s1", "paper")
     orders.buy_market("BTC/USDT", "0.5")
     orders.buy_limit("BTC/USDT", "2", "95")
@@ -83,7 +70,7 @@ async def test_restored_venue_is_the_venue_that_was_saved(tmp_path: Path) -> Non
     order = engine.orders_api("s1", "paper").create("BTC/USDT", "buy", "0.1")
     order.submit(T0 + 6)
     await restored.submit_order(order)
-    restored.on_market_data(_quote("89", "89.5", T0 + 7))
+    restored.on_market_data(btc_usdt_quote("89", "89.5", T0 + 7))
     fills = [e for e in reported if e.kind == "filled"]
     assert [f.trade_id for f in fills] == ["paper-T3", "paper-T4"]
     assert [f.client_order_id for f in fills] == ["s1-5", "s1-3"]
@@ -94,7 +81,7 @@ async def test_replay_resumes_after_the_last_event_the_venue_processed(tmp_path:
     store = StateStore.open(tmp_path / "state.db")
     clock = SimulatedClock()
     first, _ = await _venue(store, clock)
-    events = [_quote("100", "100.1", T0 + n) for n in range(10)]
+    events = [btc_usdt_quote("100", "100.1", T0 + n) for n in range(10)]
     for event in events[:4]:
         first.on_market_data(event)
     second, _ = await _venue(store, clock)
