@@ -20,9 +20,10 @@ from decimal import Decimal
 from typing import Any
 
 from libra.backtest.stats import BacktestResult, EquityCurve, TradeRecord, compute_stats
+from libra.core.bus import MessageBus
 from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
-from libra.core.runner import StrategyRunner
+from libra.core.runner import RunnerState, StrategyRunner
 from libra.data import merge_streams
 from libra.gateways.paper import PaperGateway
 from libra.model.fills import Fill
@@ -32,7 +33,7 @@ from libra.plugins.base import StrategyPlugin
 _ZERO = Decimal(0)
 
 
-@dataclass
+@dataclass(repr=False)
 class BacktestRun:
     """Everything a backtest produced."""
 
@@ -53,6 +54,13 @@ class BacktestRun:
         out["events"] = self.events
         out["fills"] = len(self.fills)
         return out
+
+    def __repr__(self) -> str:
+        # A summary: the full fill list and curve would run to megabytes, and asyncio
+        # formats a finished task's result on the way out of asyncio.run.
+        return (f"BacktestRun(events={self.events}, fills={len(self.fills)}, "
+                f"trades={len(self.trades)}, fingerprint={self.fingerprint[:12]!r}, "
+                f"wall_seconds={self.wall_seconds:.3f})")
 
 
 @dataclass
@@ -129,15 +137,18 @@ class BacktestEngine:
         return _Played(equity.curve(), len(events), final,
                        venue.options.starting_balances.get(currency))
 
-    async def _play_one(
+    async def _play_one(  # noqa: C901 -- one loop body per event, unrolled on purpose
         self, events: list[Any], venue: PaperGateway, runner: StrategyRunner, equity: _Equity
     ) -> None:
         """One paper venue without a state store and one strategy: every plain backtest.
 
-        The venue's ``on_market_data``, the bus's ``publish`` and the equity mark are
-        unrolled into this loop, which saves several calls per event over ``_play_any``:
-        the same matching engine sees each event first, then the same bus handlers, in the
-        same order, and the strategy's inbox is drained after each event.
+        The venue's ``on_market_data``, the bus's ``publish``, the runner's delivery of
+        market data and the equity mark are unrolled into this loop, which saves several
+        calls per event over ``_play_any``. The same matching engine sees each event first,
+        then the same bus handlers in the same order. The strategy's hook is awaited here
+        after them, where its inbox would deliver the event, so the order events queued
+        before it (fills of resting orders) reach the strategy first, and the orders it
+        places are sent before the next callback, as ``dispatch`` does.
         """
         kernel = self.kernel
         pending, flush = kernel.trading.pending, kernel.trading.flush
@@ -145,43 +156,69 @@ class BacktestEngine:
         match, emit_report = venue.matching.on_market_data, venue.emit_order_event
         venue_id = venue.id
         bus = kernel.bus
-        routes, handlers_for, handler_failed = bus.routes, bus.handlers, bus.handler_failed
-        inbox, dispatch = runner.inbox, runner.dispatch
+        routes, handler_failed = bus.routes, bus.handler_failed
+        inbox, dispatch, callback_failed = runner.inbox, runner.dispatch, runner.callback_failed
+        # topic -> (the bus's handlers, those other than the runner's intake, the hook)
+        plans: dict[str, tuple[tuple[Any, ...], tuple[Any, ...], Any]] = {}
+        running = RunnerState.RUNNING
+        delivered = 0
         counts, marks = equity.counts, equity.marks
         mark_ts, mark_value = equity.stamps.append, equity.values.append
         last_ts = events[0].ts_event
         advance(last_ts)
-        for event in events:
-            ts = event.ts_event
-            if ts != last_ts:
-                # _Equity.mark, inline
-                if counts.get("filled", 0) != equity.fills_seen:
-                    equity.refresh()
-                value = equity.cash
-                for symbol, quantity, price in equity.held:
-                    mark = marks.get(symbol)
-                    value += quantity * (price if mark is None else float(mark))
-                mark_ts(last_ts)
-                mark_value(value)
-                advance(ts)
-                last_ts = ts
-            for report in match(event):
-                emit_report(report)
-            if event.venue == venue_id:
-                topic = event.topic
-                for handler in routes.get(topic) or handlers_for(topic):
-                    try:
-                        handler(event)
-                    except Exception:
-                        handler_failed(topic, handler)
-            # Drain until quiet: fills from orders placed now reach on_fill before the next
-            # event.
-            while True:
-                while inbox:
-                    await dispatch(inbox.popleft())
-                if not pending:
-                    break
-                await flush()
+        try:
+            for event in events:
+                ts = event.ts_event
+                if ts != last_ts:
+                    # _Equity.mark, inline
+                    if counts.get("filled", 0) != equity.fills_seen:
+                        equity.refresh()
+                    value = equity.cash
+                    for symbol, quantity, price in equity.held:
+                        mark = marks.get(symbol)
+                        value += quantity * (price if mark is None else float(mark))
+                    mark_ts(last_ts)
+                    mark_value(value)
+                    advance(ts)
+                    last_ts = ts
+                for report in match(event):
+                    emit_report(report)
+                hook = None
+                if event.venue == venue_id:
+                    topic = event.topic
+                    plan = plans.get(topic)
+                    if plan is None or plan[0] is not routes.get(topic):
+                        plan = plans[topic] = _plan(bus, topic, runner, event.kind)
+                    for handler in plan[1]:
+                        try:
+                            handler(event)
+                        except Exception:
+                            handler_failed(topic, handler)
+                    hook = plan[2]
+                # Drain until quiet: the order events queued so far (fills of resting orders)
+                # reach the strategy before this event, and the orders it places now are
+                # sent, and their fills delivered, before the next event.
+                while True:
+                    while inbox:
+                        await dispatch(inbox.popleft())
+                    if hook is not None:
+                        if runner.state is running:
+                            delivered += 1
+                            try:
+                                await hook(event)
+                            except Exception as exc:  # as in StrategyRunner.dispatch
+                                callback_failed(hook, event, exc)
+                            else:
+                                if runner.consecutive_errors:
+                                    runner.consecutive_errors = 0
+                        hook = None
+                    if pending:
+                        await flush()
+                    elif not inbox:
+                        break
+        finally:
+            runner.events_in += delivered
+            runner.events_handled += delivered
 
     async def _play_any(
         self, events: list[Any], venues: dict[str, PaperGateway], default_venue: PaperGateway,
@@ -291,6 +328,18 @@ class _Equity:
 
     def curve(self) -> EquityCurve:
         return EquityCurve.from_packed(self.stamps, self.values)
+
+
+def _plan(
+    bus: MessageBus, topic: str, runner: StrategyRunner, kind: str
+) -> tuple[tuple[Any, ...], tuple[Any, ...], Any]:
+    """Split a topic's handlers for ``_play_one``: the runner's intake is replaced by
+    awaiting its hook directly."""
+    handlers = bus.handlers(topic)
+    intake = runner.on_market_data
+    others = tuple(h for h in handlers if h != intake)
+    hook = runner.market_hook(kind) if len(others) != len(handlers) else None
+    return handlers, others, hook
 
 
 def fingerprint(fills: Sequence[Fill]) -> str:

@@ -6,12 +6,13 @@ When market data arrives faster than the strategy takes it, the inbox is full
 and market data is conflated (the latest event per topic wins; every event
 replaced is counted as dropped). Order events and fills are never dropped.
 
-Backtest: no task. The backtest engine calls ``drain()`` after each event, in
-timestamp order, so a run is deterministic.
+Backtest: no task. The backtest engine delivers each event before it plays the next,
+in timestamp order, so a run is deterministic: it awaits a market data event's hook
+itself (``market_hook``) and hands the order events queued meanwhile to ``dispatch``.
 
-Every callback goes through ``_call``: an exception is logged with the event,
-counted, and after ``max_consecutive_errors`` in a row the strategy stops while
-the rest of the kernel runs on.
+An exception from any callback goes to ``callback_failed``: it is logged with the event,
+counted, and after ``max_consecutive_errors`` in a row the strategy stops while the
+rest of the kernel runs on.
 """
 
 from __future__ import annotations
@@ -213,6 +214,15 @@ class StrategyRunner:
                 break
         return delivered
 
+    def market_hook(self, kind: str) -> Callable[[Any], Awaitable[Any]] | None:
+        """Return the strategy hook a market data event of ``kind`` goes to, or ``None``.
+
+        For the backtest engine, which awaits the hook itself instead of queueing the event
+        (see ``BacktestEngine._play_one``); it reports exceptions to ``callback_failed``.
+        """
+        route = self._routes.get(kind)
+        return route[0] if route is not None and route[1] else None
+
     async def dispatch(self, event: Any) -> None:
         """Call the right strategy hook for one event, then send the orders it placed."""
         hook, market = self._routes.get(event.kind, self._order_route)
@@ -223,7 +233,7 @@ class StrategyRunner:
         try:
             await hook(event)
         except Exception as exc:  # CancelledError is no Exception: it goes through
-            self._on_error(hook, event, exc)
+            self.callback_failed(hook, event, exc)
         else:
             if self.consecutive_errors:
                 self.consecutive_errors = 0
@@ -233,7 +243,9 @@ class StrategyRunner:
         if self._pending:
             await commands.flush()
 
-    def _on_error(self, hook: Callable[..., Any], event: Any, exc: Exception) -> None:
+    def callback_failed(self, hook: Callable[..., Any], event: Any, exc: Exception) -> None:
+        """Log and count the exception ``hook`` raised on ``event``; after
+        ``max_consecutive_errors`` in a row the strategy is FAILED."""
         name = getattr(hook, "__name__", "callback")
         self.errors += 1
         self.consecutive_errors += 1

@@ -44,19 +44,27 @@ class _Averages:
 
     def update(self, close: float) -> int:
         """Add a close; return +1 on a cross up, -1 on a cross down, 0 otherwise."""
-        closes = self.closes
-        if len(closes) == self.slow:
-            self.slow_sum -= closes[0]
-        if len(closes) >= self.fast:
-            self.fast_sum -= closes[-self.fast]
-        closes.append(close)
-        self.slow_sum += close
-        self.fast_sum += close
-        if len(closes) < self.slow:
+        closes, fast, slow = self.closes, self.fast, self.slow
+        count = len(closes)
+        if count == slow:  # full: the oldest close leaves both windows
+            slow_sum = self.slow_sum = self.slow_sum - closes[0] + close
+            fast_sum = self.fast_sum = self.fast_sum - closes[-fast] + close
+            closes.append(close)
+        else:
+            slow_sum = self.slow_sum = self.slow_sum + close
+            if count >= fast:
+                fast_sum = self.fast_sum = self.fast_sum - closes[-fast] + close
+            else:
+                fast_sum = self.fast_sum = self.fast_sum + close
+            closes.append(close)
+            if count + 1 < slow:
+                return 0
+        above = fast_sum / fast > slow_sum / slow
+        previous = self.above
+        if above is previous:
             return 0
-        above = self.fast_sum / self.fast > self.slow_sum / self.slow
-        previous, self.above = self.above, above
-        if previous is None or previous == above:
+        self.above = above
+        if previous is None:
             return 0
         return 1 if above else -1
 

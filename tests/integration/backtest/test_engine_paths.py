@@ -7,6 +7,7 @@ equity and the same isolation of a failing bus handler.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,8 @@ from libra_test_plugins import Recording
 
 from libra.backtest.api import run_backtest
 from libra.backtest.engine import BacktestEngine, fingerprint
-from libra.core.config import KernelConfig
+from libra.core.config import KernelConfig, RiskConfig
+from libra.strategies.sma_cross import SmaCross
 
 
 def with_watcher(config: KernelConfig) -> KernelConfig:
@@ -87,3 +89,103 @@ async def test_a_failing_bus_handler_is_isolated(make_config, second_strategy: b
     assert len(calls) == reference.events
     assert engine.kernel.bus.handler_errors == reference.events
     assert [f for f in run.fills if f.strategy_id == "sma"] == reference.fills
+
+
+class Journal(SmaCross):
+    """sma_cross that writes down every callback it gets and the simulated time of it; now
+    and then it raises, and places an order too large for the risk limit."""
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.journal: list[tuple[Any, ...]] = []
+        self.bars = 0
+
+    async def initialize(self, context: dict[str, Any]) -> None:
+        self.clock = context["clock"]
+        await super().initialize(context)
+
+    async def on_data(self, data: Any) -> None:
+        self.journal.append(("data", data.ts_event, self.clock.timestamp_ns()))
+        self.bars += 1
+        await super().on_data(data)
+        if self.bars % 300 == 0:
+            self.buy_market(data.symbol, "1000")  # denied: over max_order_quantity
+        if self.bars % 500 == 0:
+            raise RuntimeError("now and then")
+
+    async def on_order_update(self, update: Any) -> None:
+        self.journal.append(("order", update.client_order_id, type(update).__name__,
+                             self.clock.timestamp_ns()))
+
+    async def on_fill(self, fill: Any) -> None:
+        self.journal.append(("fill", fill.client_order_id, fill.ts_event,
+                             self.clock.timestamp_ns()))
+        await super().on_fill(fill)
+
+
+async def run_on(config: KernelConfig, strategy: SmaCross, second_strategy: bool) -> Any:
+    if second_strategy:
+        config = with_watcher(config)
+    instances: dict[str, Any] = {"sma": strategy}
+    if second_strategy:
+        instances["watch"] = Recording()
+    engine = BacktestEngine(config, strategy_instances=instances)
+    run = await engine.run()
+    return run, engine.kernel.runners["sma"]
+
+
+async def test_both_loops_deliver_the_same_callbacks_in_the_same_order(make_config) -> None:
+    params = {"fast": 10, "slow": 30, "quantity": "1"}
+    runs = {}
+    config = make_config().model_copy(update={"risk": RiskConfig(max_order_quantity=10)})
+    for second in (False, True):
+        strategy = Journal(params)
+        run, runner = await run_on(config, strategy, second)
+        runs[second] = (strategy.journal, runner.stats(), runner.events_in,
+                        [f for f in run.fills if f.strategy_id == "sma"])
+
+    journal, stats, events_in, fills = runs[False]
+    assert runs[True] == runs[False]
+    kinds = [entry[0] for entry in journal]
+    denied = [entry for entry in journal if entry[0] == "order" and entry[2] == "OrderDenied"]
+    assert kinds.count("fill") == len(fills) > 20
+    assert len(denied) == kinds.count("data") // 300 > 0
+    # submitted and accepted per filled order
+    assert kinds.count("order") == 2 * len(fills) + len(denied)
+    # Every order's events reach the strategy at the time of the bar that placed it, before
+    # the next bar: submitted, accepted, filled; or denied.
+    bar_ts, per_order = None, defaultdict(list)
+    for entry in journal:
+        if entry[0] == "data":
+            bar_ts = entry[1]
+            assert entry[2] == bar_ts
+            continue
+        assert entry[-1] == bar_ts
+        per_order[entry[1]].append(entry[2] if entry[0] == "order" else "filled")
+    filled, refused = ("OrderSubmitted", "OrderAccepted", "filled"), ("OrderDenied",)
+    assert sorted(map(tuple, per_order.values())) == sorted(
+        [filled] * len(fills) + [refused] * len(denied)
+    )
+    assert stats["errors"] == kinds.count("data") // 500 > 0
+    assert stats["state"] == "stopped"  # by the end of the run, not failed
+    assert stats["events"] == events_in == len(journal)
+
+
+@pytest.mark.parametrize("second_strategy", [False, True], ids=["unrolled", "general"])
+async def test_a_strategy_raising_on_every_bar_fails_after_the_limit(
+    make_config, second_strategy: bool
+) -> None:
+    class AlwaysRaising(SmaCross):
+        seen = 0
+
+        async def on_data(self, data: Any) -> None:
+            self.seen += 1
+            raise RuntimeError("always")
+
+    strategy = AlwaysRaising({})
+    run, runner = await run_on(make_config(), strategy, second_strategy)
+
+    assert runner.stats()["state"] == "failed"
+    assert strategy.seen == runner.errors == runner.max_consecutive_errors
+    assert run.events > 100 * strategy.seen  # the replay went on without it
+    assert run.fills == []
