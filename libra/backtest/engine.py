@@ -22,6 +22,7 @@ from typing import Any
 from libra.backtest.stats import BacktestResult, EquityCurve, TradeRecord, compute_stats
 from libra.core.bus import MessageBus
 from libra.core.config import KernelConfig
+from libra.core.events import Bar, OrderBook, Quote, Trade
 from libra.core.kernel import TradingKernel
 from libra.core.runner import RunnerState, StrategyRunner
 from libra.data import merge_streams
@@ -31,6 +32,9 @@ from libra.model.positions import Position
 from libra.plugins.base import StrategyPlugin
 
 _ZERO = Decimal(0)
+# The market data events whose topic is made of their class, venue, symbol and (bars)
+# timeframe alone
+_SERIES_KINDS = frozenset({Bar, Quote, Trade, OrderBook})
 
 
 @dataclass(repr=False)
@@ -160,6 +164,10 @@ class BacktestEngine:
         inbox, dispatch, callback_failed = runner.inbox, runner.dispatch, runner.callback_failed
         # topic -> (the bus's handlers, those other than the runner's intake, the hook)
         plans: dict[str, tuple[tuple[Any, ...], tuple[Any, ...], Any]] = {}
+        # (event class, symbol, timeframe, bus version) of the last event published
+        series: tuple[Any, ...] = (None, None, None, -1)
+        plan: tuple[tuple[Any, ...], tuple[Any, ...], Any] = ((), (), None)
+        topic = ""
         running = RunnerState.RUNNING
         delivered = 0
         counts, marks = equity.counts, equity.marks
@@ -185,10 +193,20 @@ class BacktestEngine:
                     emit_report(report)
                 hook = None
                 if event.venue == venue_id:
-                    topic = event.topic
-                    plan = plans.get(topic)
-                    if plan is None or plan[0] is not routes.get(topic):
-                        plan = plans[topic] = _plan(bus, topic, runner, event.kind)
+                    # The events of one series (one symbol's bars of one timeframe) share
+                    # their symbol and timeframe objects: while they follow each other and no
+                    # subscription changes, they share a topic, which is not built again.
+                    cls = event.__class__
+                    if cls is not series[0] or event.symbol is not series[1] or \
+                            (cls is Bar and event.timeframe is not series[2]) or \
+                            bus.version != series[3]:
+                        topic = event.topic
+                        known = plans.get(topic)
+                        if known is None or known[0] is not routes.get(topic):
+                            known = plans[topic] = _plan(bus, topic, runner, event.kind)
+                        plan = known
+                        series = (cls if cls in _SERIES_KINDS else None, event.symbol,
+                                  event.timeframe if cls is Bar else None, bus.version)
                     for handler in plan[1]:
                         try:
                             handler(event)

@@ -80,6 +80,8 @@ class MessageBus:
         self._matches: dict[str, tuple[Handler, ...]] = {}
         self._endpoints: dict[str, Handler] = {}
         self._seq = 0
+        #: Changes whenever the subscriptions do (for callers that keep routes of their own).
+        self.version = 0
         self.handler_errors = 0
         #: A handler failing on every message logs once per this many seconds, not per message.
         self.error_log_interval = error_log_interval
@@ -100,6 +102,7 @@ class MessageBus:
         self._subs.append(_Subscription(pattern, handler, priority, self._seq))
         self._subs.sort(key=lambda s: (-s.priority, s.seq))
         self._matches.clear()
+        self.version += 1
 
     def unsubscribe(self, pattern: str, handler: Handler) -> None:
         """Remove one subscription; unknown ones are ignored."""
@@ -109,6 +112,7 @@ class MessageBus:
                 self._error_logs.pop(gone, None)
             self._subs = kept
             self._matches.clear()
+            self.version += 1
 
     def has_subscribers(self, topic: str) -> bool:
         """Return whether any handler would receive a message on ``topic``."""

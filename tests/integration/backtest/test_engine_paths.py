@@ -17,6 +17,8 @@ from libra_test_plugins import Recording
 from libra.backtest.api import run_backtest
 from libra.backtest.engine import BacktestEngine, fingerprint
 from libra.core.config import KernelConfig, RiskConfig
+from libra.core.events import Quote
+from libra.data import merge_streams, synthetic_bars
 from libra.strategies.sma_cross import SmaCross
 
 
@@ -40,6 +42,9 @@ async def test_unrolled_and_general_loops_give_the_same_run(make_config) -> None
     assert beside.equity == alone.equity
     assert len(watcher.seen) == alone.events
     assert beside.metrics()["sharpe"] == alone.metrics()["sharpe"]
+    # A run prints as a summary, not as every fill and point of the curve.
+    assert alone.fingerprint[:12] in repr(alone)
+    assert len(repr(alone)) < 200
 
 
 async def test_equity_curve_is_cash_plus_position_at_each_close(make_config) -> None:
@@ -189,3 +194,65 @@ async def test_a_strategy_raising_on_every_bar_fails_after_the_limit(
     assert strategy.seen == runner.errors == runner.max_consecutive_errors
     assert run.events > 100 * strategy.seen  # the replay went on without it
     assert run.fills == []
+
+
+def two_symbol_config() -> KernelConfig:
+    return KernelConfig.model_validate({
+        "environment": "backtest",
+        "log_plugins": False,
+        "gateways": [{"id": "sim", "plugin": "paper", "starting_balances": {"USD": "1000"},
+                      "data": {"source": "none"}}],
+        "strategies": [{"id": "rec", "plugin": "libra_test_plugins:Recording",
+                        "symbols": ["AAA/USD"], "params": {}}],
+    })
+
+
+async def test_interleaved_series_reach_exactly_their_subscribers() -> None:
+    """Two symbols, two timeframes and quotes, interleaved; a subscription made mid-run."""
+    start = synthetic_bars(1, "AAA/USD", "1m", venue="sim")[0].ts_event
+    streams = [
+        synthetic_bars(120, "AAA/USD", "1m", seed=1, venue="sim", start_ns=start),
+        synthetic_bars(24, "AAA/USD", "5m", seed=2, venue="sim", start_ns=start),
+        synthetic_bars(120, "BBB/USD", "1m", seed=3, venue="sim", start_ns=start),
+        [Quote("sim", "AAA/USD", b.low, b.high, Decimal(1), Decimal(1), b.ts_event + 1,
+               b.ts_event + 1) for b in synthetic_bars(60, "AAA/USD", "2m", seed=4, venue="sim")],
+    ]
+    events = list(merge_streams(*streams))
+    recording = Recording()
+    engine = BacktestEngine(two_symbol_config(), strategy_instances={"rec": recording})
+    bus = engine.kernel.bus
+    b_bars: list[Any] = []
+    late_5m: list[Any] = []
+    midway = events[len(events) // 2].ts_event
+
+    def on_b_bar(bar: Any) -> None:
+        b_bars.append(bar)
+        if bar.ts_event >= midway and not late_5m:
+            bus.subscribe("data.bar.sim.AAA/USD.5m", late_5m.append)
+
+    bus.subscribe("data.bar.sim.BBB/USD.1m", on_b_bar)
+    await engine.run(events)
+
+    assert recording.seen == [e for e in events if e.symbol == "AAA/USD"]
+    assert b_bars == [e for e in events if e.symbol == "BBB/USD"]
+    subscribed_at = next(i for i, e in enumerate(events)
+                         if e.symbol == "BBB/USD" and e.ts_event >= midway)
+    assert late_5m == [e for e in events[subscribed_at + 1:]
+                       if e.symbol == "AAA/USD" and getattr(e, "timeframe", "") == "5m"]
+    assert late_5m
+
+
+async def test_a_subscription_made_mid_series_takes_effect_at_the_next_event() -> None:
+    bars = synthetic_bars(200, "AAA/USD", "1m", seed=5, venue="sim")
+    engine = BacktestEngine(two_symbol_config(), strategy_instances={"rec": Recording()})
+    bus = engine.kernel.bus
+    late: list[Any] = []
+
+    def subscribe_at_100(bar: Any) -> None:
+        if bar is bars[99]:
+            bus.subscribe("data.bar.sim.AAA/USD.*", late.append)
+
+    bus.subscribe("data.bar.sim.AAA/USD.1m", subscribe_at_100)
+    await engine.run(bars)
+
+    assert late == bars[100:]

@@ -141,3 +141,17 @@ def test_double_star_suffix_matches_exactly_the_prefix_and_deeper(prefix, rest):
     assert regex.match(".".join(prefix))
     assert regex.match(".".join(prefix + rest))
     assert not regex.match(".".join([*prefix[:-1], prefix[-1] + "q"]))
+
+
+def test_version_changes_exactly_when_the_subscriptions_do():
+    bus = MessageBus()
+    seen: list[int] = []
+    versions = [bus.version]
+    bus.subscribe("data.**", seen.append)
+    versions.append(bus.version)
+    bus.subscribe("data.**", seen.append)  # the same subscription again: no change
+    bus.unsubscribe("data.bar.**", seen.append)  # not subscribed: no change
+    versions.append(bus.version)
+    bus.unsubscribe("data.**", seen.append)
+    versions.append(bus.version)
+    assert versions[0] != versions[1] == versions[2] != versions[3]
