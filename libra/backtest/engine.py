@@ -352,12 +352,14 @@ def _plan(
     bus: MessageBus, topic: str, runner: StrategyRunner, kind: str
 ) -> tuple[tuple[Any, ...], tuple[Any, ...], Any]:
     """Split a topic's handlers for ``_play_one``: the runner's intake is replaced by
-    awaiting its hook directly."""
+    awaiting its hook directly (market data kinds only; anything else stays queued)."""
     handlers = bus.handlers(topic)
+    hook = runner.market_hook(kind)
+    if hook is None:
+        return handlers, handlers, None
     intake = runner.on_market_data
     others = tuple(h for h in handlers if h != intake)
-    hook = runner.market_hook(kind) if len(others) != len(handlers) else None
-    return handlers, others, hook
+    return handlers, others, hook if len(others) != len(handlers) else None
 
 
 def fingerprint(fills: Sequence[Fill]) -> str:
