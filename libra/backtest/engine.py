@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -320,8 +319,9 @@ class _Equity:
         self.counts = kernel.trading.counts
         self.marks = kernel.cache.last_prices
         self.account, self.currency = account, currency
-        self.stamps: array[int] = array("q")
-        self.values: array[float] = array("d")
+        # Lists while playing, packed once at the end (see EquityCurve.from_columns)
+        self.stamps: list[int] = []
+        self.values: list[float] = []
         self.fills_seen = -1
         self.cash = 0.0
         self.held: list[tuple[str, float, float]] = []
@@ -345,7 +345,7 @@ class _Equity:
         self.values.append(value)
 
     def curve(self) -> EquityCurve:
-        return EquityCurve.from_packed(self.stamps, self.values)
+        return EquityCurve.from_columns(self.stamps, self.values)
 
 
 def _plan(

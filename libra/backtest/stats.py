@@ -72,15 +72,17 @@ class EquityCurve(Sequence[tuple[int, float]]):
             self.append(ts_ns, value)
 
     @classmethod
-    def from_packed(cls, stamps: array[int], values: array[float]) -> EquityCurve:
-        """Return a curve that takes over two packed arrays (``array('q')``, ``array('d')``)."""
-        if stamps.typecode != "q" or values.typecode != "d":
-            raise ValueError(f"expected arrays 'q' and 'd', were {stamps.typecode!r} and "
-                             f"{values.typecode!r}")
+    def from_columns(cls, stamps: Sequence[int], values: Sequence[float]) -> EquityCurve:
+        """Return the curve of the points ``(stamps[i], values[i])``, packed.
+
+        For a curve built point by point, collect plain lists and pack them here once:
+        appending a Python number to a packed array costs several times a list append.
+        """
         if len(stamps) != len(values):
             raise ValueError(f"{len(stamps)} timestamps for {len(values)} values")
         curve = cls()
-        curve._stamps, curve._values = stamps, values
+        curve._stamps.frombytes(np.asarray(stamps, dtype=np.int64).tobytes())
+        curve._values.frombytes(np.asarray(values, dtype=np.float64).tobytes())
         return curve
 
     def append(self, ts_ns: int, value: Decimal | float) -> None:

@@ -27,14 +27,15 @@ def test_reads_as_points() -> None:
     assert curve.values.tolist() == [100.5, 101.25, 99.0]
 
 
-def test_from_packed_takes_the_arrays_and_checks_them() -> None:
-    curve = EquityCurve.from_packed(array("q", [5, 6]), array("d", [1.0, 2.0]))
-    assert list(curve) == [(5, 1.0), (6, 2.0)]
+def test_from_columns_packs_lists_or_arrays_and_checks_their_lengths() -> None:
+    stamps = [1_704_067_260_000_000_000, 1_704_067_320_000_000_000]
+    from_lists = EquityCurve.from_columns(stamps, [1.5, 2.25])
+    assert list(from_lists) == [(stamps[0], 1.5), (stamps[1], 2.25)]
+    assert EquityCurve.from_columns(array("q", stamps), array("d", [1.5, 2.25])) == from_lists
+    assert len(EquityCurve.from_columns([], [])) == 0
 
     with pytest.raises(ValueError, match="2 timestamps for 1 values"):
-        EquityCurve.from_packed(array("q", [5, 6]), array("d", [1.0]))
-    with pytest.raises(ValueError, match="expected arrays 'q' and 'd'"):
-        EquityCurve.from_packed(array("l", [5]), array("d", [1.0]))
+        EquityCurve.from_columns([5, 6], [1.0])
 
 
 def test_arrays_are_copies() -> None:
