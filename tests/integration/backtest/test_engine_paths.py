@@ -2,7 +2,9 @@
 
 A single strategy on one paper venue takes the unrolled loop; a second strategy (or a venue
 saving to the state store) takes the general one. Both must give the same fills, the same
-equity and the same isolation of a failing bus handler.
+equity, the same callbacks at the same simulated times, and the same isolation of a failing
+bus handler or strategy. The unrolled loop routes events itself: interleaved series and
+subscriptions made mid-run must reach exactly their subscribers.
 """
 
 from __future__ import annotations
