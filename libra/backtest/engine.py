@@ -159,13 +159,13 @@ class BacktestEngine:
         match, emit_report = venue.matching.on_market_data, venue.emit_order_event
         venue_id = venue.id
         bus = kernel.bus
-        routes, handler_failed = bus.routes, bus.handler_failed
+        handler_failed = bus.handler_failed
         inbox, dispatch, callback_failed = runner.inbox, runner.dispatch, runner.callback_failed
-        # topic -> (the bus's handlers, those other than the runner's intake, the hook)
-        plans: dict[str, tuple[tuple[Any, ...], tuple[Any, ...], Any]] = {}
+        # topic -> (the handlers other than the runner's intake, the hook), for one bus version
+        plans: dict[str, tuple[tuple[Any, ...], Any]] = {}
         # (event class, symbol, timeframe, bus version) of the last event published
         series: tuple[Any, ...] = (None, None, None, -1)
-        plan: tuple[tuple[Any, ...], tuple[Any, ...], Any] = ((), (), None)
+        plan: tuple[tuple[Any, ...], Any] = ((), None)
         topic = ""
         running = RunnerState.RUNNING
         delivered = 0
@@ -199,19 +199,20 @@ class BacktestEngine:
                     if cls is not series[0] or event.symbol is not series[1] or \
                             (cls is Bar and event.timeframe is not series[2]) or \
                             bus.version != series[3]:
+                        if bus.version != series[3]:
+                            plans.clear()
                         topic = event.topic
-                        known = plans.get(topic)
-                        if known is None or known[0] is not routes.get(topic):
-                            known = plans[topic] = _plan(bus, topic, runner, event.kind)
-                        plan = known
+                        if topic not in plans:
+                            plans[topic] = _plan(bus, topic, runner, event.kind)
+                        plan = plans[topic]
                         series = (cls if cls in _SERIES_KINDS else None, event.symbol,
                                   event.timeframe if cls is Bar else None, bus.version)
-                    for handler in plan[1]:
+                    for handler in plan[0]:
                         try:
                             handler(event)
                         except Exception:
                             handler_failed(topic, handler)
-                    hook = plan[2]
+                    hook = plan[1]
                 # Drain until quiet: the order events queued so far (fills of resting orders)
                 # reach the strategy before this event, and the orders it places now are
                 # sent, and their fills delivered, before the next event.
@@ -279,14 +280,11 @@ class BacktestEngine:
                 fills.extend(gateway.matching.fills)
         trades = round_trips(fills)
         equity = played.equity
-        starting = played.starting_balance
-        if starting is None:
-            starting = Decimal(repr(equity[0][1])) if equity else _ZERO
         result = compute_stats(
             equity,
             trades,
-            starting_capital=starting,
-            final_equity=played.final_equity if equity else starting,
+            starting_capital=played.starting_balance,  # else the curve's first point
+            final_equity=played.final_equity if equity else None,
             fees=sum((f.fee for f in fills), _ZERO),
             periods_per_year=self.config.backtest.periods_per_year,
         )
@@ -350,16 +348,16 @@ class _Equity:
 
 def _plan(
     bus: MessageBus, topic: str, runner: StrategyRunner, kind: str
-) -> tuple[tuple[Any, ...], tuple[Any, ...], Any]:
+) -> tuple[tuple[Any, ...], Any]:
     """Split a topic's handlers for ``_play_one``: the runner's intake is replaced by
     awaiting its hook directly (market data kinds only; anything else stays queued)."""
     handlers = bus.handlers(topic)
     hook = runner.market_hook(kind)
     if hook is None:
-        return handlers, handlers, None
+        return handlers, None
     intake = runner.on_market_data
     others = tuple(h for h in handlers if h != intake)
-    return handlers, others, hook if len(others) != len(handlers) else None
+    return others, hook if len(others) != len(handlers) else None
 
 
 def fingerprint(fills: Sequence[Fill]) -> str:

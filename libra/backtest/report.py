@@ -30,6 +30,7 @@ from libra.backtest.stats import (
     BacktestResult,
     TradeRecord,
     curve_arrays,
+    drawdown_depths,
     format_duration,
 )
 
@@ -227,12 +228,7 @@ def _minmax_indices(values: np.ndarray, max_points: int) -> list[int]:
 def _drawdowns(values: np.ndarray) -> np.ndarray:
     """Each point's fall from the running peak as a fraction in [-1, 0] (0 while the peak is
     not positive)."""
-    if not values.size:
-        return values
-    peaks = np.maximum.accumulate(values)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        falls = np.where(peaks > 0, values / peaks - 1.0, 0.0)
-    return np.maximum(falls, -1.0)
+    return 0.0 - drawdown_depths(values)[1]
 
 
 def _metric_rows(result: BacktestResult) -> list[_MetricRow]:

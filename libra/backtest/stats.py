@@ -438,13 +438,20 @@ def max_drawdown(equity: EquityCurve | Sequence[tuple[int, Decimal]]) -> Drawdow
     return _drawdown(*curve_arrays(equity))
 
 
+def drawdown_depths(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the running peak of ``values`` and each point's fall below it as a fraction
+    in [0, 1] (0 while the peak is not positive; equity at or below zero is a total loss)."""
+    peaks = np.maximum.accumulate(values) if values.size else values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depths = np.where(peaks > 0, (peaks - values) / peaks, 0.0)
+    np.minimum(depths, 1.0, out=depths)
+    return peaks, depths
+
+
 def _drawdown(stamps: np.ndarray, values: np.ndarray) -> Drawdown:
     if not values.size:
         return NO_DRAWDOWN
-    peaks = np.maximum.accumulate(values)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        depths = np.where(peaks > 0, (peaks - values) / peaks, 0.0)
-    np.minimum(depths, 1.0, out=depths)  # equity at or below zero is a total loss
+    peaks, depths = drawdown_depths(values)
     deepest = int(np.argmax(depths))
     depth = float(depths[deepest])
     if not depth > 0.0:

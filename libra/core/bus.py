@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -121,12 +121,6 @@ class MessageBus:
     def subscriptions(self) -> list[str]:
         """Return every subscribed pattern (one entry per subscription)."""
         return [s.pattern for s in self._subs]
-
-    @property
-    def routes(self) -> Mapping[str, tuple[Handler, ...]]:
-        """The topics published so far and their handlers (a live view, cleared whenever a
-        subscription changes); a topic not in it yet is resolved by ``handlers``."""
-        return self._matches
 
     def handlers(self, topic: str) -> tuple[Handler, ...]:
         """Return the handlers a message on ``topic`` goes to, in delivery order.
