@@ -22,10 +22,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	sh scripts/ensure-test-tools.sh
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done

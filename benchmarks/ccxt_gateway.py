@@ -22,9 +22,9 @@ from typing import Any
 
 import structlog
 
-from libra.core.events import Trade
 from libra.gateways.ccxt import CCXTGateway
 from libra.gateways.ccxt.parse import parse_trade
+from libra.model.events import Trade
 from libra.model.fills import Fill
 from libra.model.orders import Order, OrderSide, OrderType
 from libra.testing.contract import ccxt_gateway_options

@@ -148,7 +148,7 @@ def topic_counter_ns(n: int = 1_000_000) -> float:
     """Return the cost of the per-topic metrics handler on one bar event, in ns."""
     from decimal import Decimal
 
-    from libra.core.events import Bar
+    from libra.model.events import Bar
     from libra.observability.metrics import TopicCounter
 
     bar = Bar("paper", "BTC/USD", "1m", Decimal(1), Decimal(1), Decimal(1), Decimal(1),

@@ -27,8 +27,8 @@ from libra.core.bus import MessageBus
 from libra.core.cache import Cache
 from libra.core.clock import SimulatedClock
 from libra.core.config import RiskConfig
-from libra.core.events import Quote
 from libra.gateways.paper import PaperGateway, PaperGatewayConfig
+from libra.model.events import Quote
 from libra.model.order_events import OrderPendingCancel
 from libra.persistence import StateStore
 from libra.trading.execution import ExecutionEngine
@@ -61,7 +61,8 @@ def commit_latency_us(directory: Path, synchronous: str, n: int = 300) -> float:
 async def _engine(store: StateStore | None) -> ExecutionEngine:
     clock = SimulatedClock()
     clock.set_time(T0)
-    engine = ExecutionEngine(MessageBus(), Cache(), clock, RiskConfig(), log_orders=False)
+    engine = ExecutionEngine(MessageBus(), Cache(), clock, RiskConfig(), log_orders=False,
+                             simulated=isinstance(clock, SimulatedClock))
     gateway = PaperGateway(PaperGatewayConfig.model_validate(VENUE), gateway_id="paper")
     engine.add_gateway("paper", gateway)
     gateway.bind(lambda e: None, engine.on_order_event, clock)

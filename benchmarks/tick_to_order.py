@@ -31,9 +31,9 @@ from typing import Any
 import uvloop
 
 from libra.core.config import KernelConfig
-from libra.core.events import Quote
 from libra.core.kernel import TradingKernel
 from libra.gateways.paper import PaperGateway
+from libra.model.events import Quote
 from libra.observability.logging import configure_logging
 from libra.plugins.base import PluginMetadata, StrategyPlugin
 

@@ -1,5 +1,6 @@
-"""Programmatic backtests: ``run_backtest`` for a config, and the defaults behind
-``StrategyPlugin.backtest()`` / ``StrategyPlugin.optimize()``."""
+"""Programmatic backtests: ``run_backtest`` for a config, and the default behind
+``StrategyPlugin.backtest()`` (``optimize_strategy``, behind ``optimize()``, is in
+``libra.backtest.optimize``)."""
 
 from __future__ import annotations
 
@@ -85,19 +86,3 @@ async def backtest_strategy(strategy: StrategyPlugin, options: dict[str, Any]) -
     sid = config.strategies[0].id
     run = await run_backtest(config, strategy_instances={sid: strategy})
     return run.metrics()
-
-
-async def optimize_strategy(strategy_cls: type[StrategyPlugin],
-                            options: dict[str, Any]) -> dict[str, Any]:
-    """Search the strategy's parameters; return ``best_params``, ``best_value`` and trials.
-
-    ``options`` holds the backtest options of ``strategy_config`` plus an
-    ``optimize`` table (``space``, ``method``, ``objective``, ``trials``, ...).
-    """
-    from libra.backtest.optimize import optimize
-
-    base = strategy_config(strategy_cls, options)
-    section = {**options.get("optimize", {}), "strategy": base.strategies[0].id}
-    config = base.model_copy(update={"optimize": base.optimize.model_validate(section)})
-    study = await optimize(config)
-    return study.to_dict()

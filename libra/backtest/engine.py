@@ -21,11 +21,11 @@ from typing import Any
 from libra.backtest.stats import BacktestResult, EquityCurve, TradeRecord, compute_stats
 from libra.core.bus import MessageBus
 from libra.core.config import KernelConfig
-from libra.core.events import Bar, OrderBook, Quote, Trade
-from libra.core.kernel import TradingKernel
-from libra.core.runner import RunnerState, StrategyRunner
 from libra.data import merge_streams
 from libra.gateways.paper import PaperGateway
+from libra.kernel import TradingKernel
+from libra.kernel.runner import RunnerState, StrategyRunner
+from libra.model.events import Bar, OrderBook, Quote, Trade
 from libra.model.fills import Fill
 from libra.model.positions import Position
 from libra.plugins.base import StrategyPlugin

@@ -33,6 +33,7 @@ from typing import IO, Any, Literal, Protocol
 
 import structlog
 
+from libra.backtest.api import strategy_config
 from libra.backtest.executors import (
     TrialExecutor,
     TrialOutcome,
@@ -41,6 +42,7 @@ from libra.backtest.executors import (
 )
 from libra.core.config import KernelConfig, ParamSpec
 from libra.core.errors import ConfigError
+from libra.plugins.base import StrategyPlugin
 
 OPTIMIZE_EXTRA = "pip install 'libra-trader[optimize]'"
 
@@ -549,3 +551,16 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
 
+
+async def optimize_strategy(strategy_cls: type[StrategyPlugin],
+                            options: dict[str, Any]) -> dict[str, Any]:
+    """Search the strategy's parameters; return ``best_params``, ``best_value`` and trials.
+
+    ``options`` holds the backtest options of ``strategy_config`` plus an
+    ``optimize`` table (``space``, ``method``, ``objective``, ``trials``, ...).
+    """
+    base = strategy_config(strategy_cls, options)
+    section = {**options.get("optimize", {}), "strategy": base.strategies[0].id}
+    config = base.model_copy(update={"optimize": base.optimize.model_validate(section)})
+    study = await optimize(config)
+    return study.to_dict()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from libra.core.events import Bar, OrderBook, Quote, Trade
+from libra.model.events import Bar, OrderBook, Quote, Trade
 
 
 class Cache:

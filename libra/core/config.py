@@ -198,6 +198,21 @@ class KernelConfig(LibraModel):
     def name(self) -> str:
         return self.kernel.name
 
+    @property
+    def source_path(self) -> Path | None:
+        """Return the file ``load_config`` read this config from (``None``: built in code).
+
+        Not a field: it takes no part in equality, dumps or validation, and ``model_copy``
+        keeps it. The builder names the file in plugin option errors with it.
+        """
+        source: Path | None = self.__dict__.get(_SOURCE_KEY)
+        return source
+
+
+#: Where ``validate_config`` records the source file in a config's ``__dict__`` (as a
+#: ``cached_property`` would): pydantic ignores keys there that are not fields.
+_SOURCE_KEY = "_libra_source_path"
+
 
 def _unique(ids: list[str], section: str) -> None:
     seen: set[str] = set()
@@ -322,9 +337,12 @@ def _set_path(node: Any, parts: list[str], value: Any, env_key: str) -> None:
 def validate_config(raw: dict[str, Any], path: Path | None = None) -> KernelConfig:
     """Validate a raw mapping into a ``KernelConfig``."""
     try:
-        return KernelConfig.model_validate(raw)
+        config = KernelConfig.model_validate(raw)
     except ValidationError as exc:
         raise config_error_from(exc, path) from None
+    if path is not None:
+        config.__dict__[_SOURCE_KEY] = path
+    return config
 
 
 def config_error_from(

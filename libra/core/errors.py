@@ -1,4 +1,4 @@
-"""Every LIBRA error, in one leaf module (it imports nothing from libra).
+"""Every LIBRA error: the whole tree is importable from here.
 
 Errors are classified by what the operator or the kernel does next:
 
@@ -13,15 +13,16 @@ Errors are classified by what the operator or the kernel does next:
     ├── StrategyError            user code raised; that strategy stops, the others go on
     ├── StateStoreError          the state file is corrupt, locked or from a newer version
     └── model errors             InvalidOrderTransition, OverfillError
+
+``LibraError`` and the two model errors live in ``libra.model.errors`` (the model is the
+lowest layer and raises them) and are re-exported here with the rest of the tree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-
-class LibraError(Exception):
-    """Base of every error LIBRA raises on purpose."""
+from libra.model.errors import InvalidOrderTransition, LibraError, OverfillError
 
 
 class ConfigError(LibraError):
@@ -70,43 +71,17 @@ class StateStoreError(LibraError):
     """The state store cannot be used (corrupt, locked, newer schema)."""
 
 
-class InvalidOrderTransition(LibraError):
-    """An order event is not allowed in the order's current status; the order is unchanged.
-
-    ``from_status`` and ``to_status`` are the ``OrderStatus`` values as strings.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        client_order_id: str | None = None,
-        from_status: str | None = None,
-        to_status: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.client_order_id = client_order_id
-        self.from_status = from_status
-        self.to_status = to_status
-
-
-class OverfillError(LibraError):
-    """A fill would take an order's filled quantity past its quantity; the order is unchanged.
-
-    The quantities are ``Decimal`` (typed ``object`` to keep this module free of imports).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        client_order_id: str | None = None,
-        quantity: object = None,
-        filled_quantity: object = None,
-        fill_quantity: object = None,
-    ) -> None:
-        super().__init__(message)
-        self.client_order_id = client_order_id
-        self.quantity = quantity
-        self.filled_quantity = filled_quantity
-        self.fill_quantity = fill_quantity
+__all__ = [
+    "ConfigError",
+    "GatewayAuthError",
+    "GatewayError",
+    "GatewayUnavailable",
+    "InvalidOrderTransition",
+    "LibraError",
+    "LifecycleError",
+    "OverfillError",
+    "PluginError",
+    "PluginNotFoundError",
+    "StateStoreError",
+    "StrategyError",
+]

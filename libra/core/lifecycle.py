@@ -15,7 +15,9 @@ import structlog
 from libra.core.errors import LifecycleError
 
 
-class ComponentState(enum.Enum):
+class ComponentState(enum.StrEnum):
+    """Where a component is in its life; equal to its plain string value (``"running"``)."""
+
     CREATED = "created"
     STARTING = "starting"
     RUNNING = "running"

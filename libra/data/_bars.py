@@ -14,7 +14,6 @@ from itertools import islice, repeat
 from operator import itemgetter, le, lt, sub
 from typing import Any
 
-from libra.core.events import Bar, timeframe_to_ns
 from libra.data._layouts import picker
 from libra.data._rows import (
     INFINITY,
@@ -29,6 +28,7 @@ from libra.data._rows import (
     parse_timestamp_column,
 )
 from libra.data._sources import Table
+from libra.model.events import Bar, timeframe_to_ns
 
 BarRow = tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal, int]
 # Columns: ts (file time), open, high, low, close, volume, 1-based row number.

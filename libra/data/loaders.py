@@ -33,7 +33,6 @@ from typing import Any, Literal
 
 import structlog
 
-from libra.core.events import Bar, Quote, Trade
 from libra.data._bars import bar_columns, build_bars, check_timestamp
 from libra.data._layouts import choose_timestamp_parser, header_indices, picker
 from libra.data._rows import (
@@ -51,6 +50,7 @@ from libra.data._rows import (
 )
 from libra.data._sources import Table, open_table
 from libra.data.bundled import resolve_data_path
+from libra.model.events import Bar, Quote, Trade
 
 _log = structlog.get_logger(__name__)
 

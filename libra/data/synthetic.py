@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
-from libra.core.events import Bar, timeframe_to_ns
+from libra.model.events import Bar, timeframe_to_ns
 
 SYNTHETIC_VENUE = "synthetic"
 DEFAULT_START_NS = 1_704_067_200_000_000_000  # 2024-01-01 00:00 UTC

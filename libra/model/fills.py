@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from libra.model.orders import OrderSide
+from libra.model.enums import OrderSide
 from libra.model.readable import Record
 
 Liquidity = Literal["maker", "taker"]

@@ -19,64 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from libra.core.errors import InvalidOrderTransition, OverfillError
-
-if TYPE_CHECKING:
-    from libra.model.fills import Fill
+from libra.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from libra.model.errors import InvalidOrderTransition, OverfillError
+from libra.model.fills import Fill
 
 _ZERO = Decimal(0)
-
-
-class OrderSide(StrEnum):
-    """Direction of an order or fill; equal to the plain strings ``"buy"`` and ``"sell"``."""
-
-    BUY = "buy"
-    SELL = "sell"
-
-    @property
-    def sign(self) -> int:
-        """Return +1 for BUY and -1 for SELL."""
-        return 1 if self is OrderSide.BUY else -1
-
-    @property
-    def opposite(self) -> OrderSide:
-        """Return the other side."""
-        return OrderSide.SELL if self is OrderSide.BUY else OrderSide.BUY
-
-
-class OrderType(StrEnum):
-    """How an order executes."""
-
-    MARKET = "market"
-    LIMIT = "limit"
-    STOP_MARKET = "stop_market"
-    STOP_LIMIT = "stop_limit"
-
-
-class TimeInForce(StrEnum):
-    """How long an order stays on the book."""
-
-    GTC = "gtc"
-    IOC = "ioc"
-    FOK = "fok"
-
-
-class OrderStatus(StrEnum):
-    """Where an order is in its life. DENIED means our risk engine refused it before sending."""
-
-    INITIALIZED = "initialized"
-    SUBMITTED = "submitted"
-    ACCEPTED = "accepted"
-    PARTIALLY_FILLED = "partially_filled"
-    FILLED = "filled"
-    PENDING_CANCEL = "pending_cancel"
-    CANCELED = "canceled"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    DENIED = "denied"
 
 
 _S = OrderStatus
@@ -426,3 +375,16 @@ def _check_order_arguments(
         raise ValueError(f"invalid order: a {order_type} order needs a trigger_price, was None")
     if post_only and order_type is not OrderType.LIMIT:
         raise ValueError(f"invalid order: post_only needs a limit order, was {order_type}")
+
+
+__all__ = [
+    "OPEN_STATUSES",
+    "ORDER_TRANSITIONS",
+    "TERMINAL_STATUSES",
+    "Order",
+    "OrderSide",
+    "OrderStatus",
+    "OrderType",
+    "ReadableSlots",
+    "TimeInForce",
+]

@@ -17,16 +17,37 @@ import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
 
-from libra.observability.metrics import CONTENT_TYPE
-from libra.observability.service import TRADING_ACTIONS
+from libra.kernel.control import TRADING_ACTIONS, KernelControl
+from libra.observability.metrics import CONTENT_TYPE, OpsMetrics
 
-if TYPE_CHECKING:
-    from libra.observability.service import OpsService
+
+class OpsEndpoints(Protocol):
+    """What the HTTP server serves: ``OpsService`` (kept as a Protocol so the service can
+    build the server without the two modules importing each other)."""
+
+    kernel: KernelControl
+    metrics: OpsMetrics
+    cache_ttl: float
+
+    def readiness(self) -> list[str]: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def set_trading_state(self, action: str) -> dict[str, Any]: ...
+
+    def cancel_all(self) -> dict[str, Any]: ...
+
+    def flatten(self) -> dict[str, Any]: ...
+
+    async def stop_strategy(self, strategy_id: str) -> dict[str, Any]: ...
+
+    async def start_strategy(self, strategy_id: str) -> dict[str, Any]: ...
+
 
 _log = structlog.get_logger("libra.http")
 CONTROL_ACTIONS = (*TRADING_ACTIONS, "cancel-all", "flatten")
@@ -42,7 +63,7 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 class OpsHttpServer:
     """Serve an ``OpsService`` over HTTP on ``http.host``:``http.port`` (0: any free port)."""
 
-    def __init__(self, ops: OpsService) -> None:
+    def __init__(self, ops: OpsEndpoints) -> None:
         self.ops = ops
         self._runner: web.AppRunner | None = None
         self.port: int | None = None

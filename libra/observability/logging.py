@@ -17,8 +17,8 @@ import structlog
 import structlog.tracebacks
 from structlog.types import EventDict, Processor, WrappedLogger
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-          "error": logging.ERROR, "critical": logging.CRITICAL}
+from libra.core.loglevel import LEVELS, current_level, set_level
+
 REDACTED = "**********"
 
 
@@ -26,26 +26,11 @@ class _RuntimeState:
     """Mutable logging settings shared by the processors."""
 
     def __init__(self) -> None:
-        self.level = logging.INFO
         self.kernel = "libra"
         self.secrets: tuple[str, ...] = ()
 
 
 _state = _RuntimeState()
-
-
-def is_enabled(level: int) -> bool:
-    """Return whether lines at ``level`` (a ``logging`` constant) are written now.
-
-    Hot paths check this before building a line's fields.
-    """
-    return level >= _state.level
-
-
-def set_level(level: str) -> None:
-    """Change the minimum level of every logger, at once."""
-    _state.level = LEVELS[level.lower()]
-    logging.getLogger().setLevel(_state.level)
 
 
 def add_secrets(secrets: Iterable[str]) -> None:
@@ -56,7 +41,7 @@ def add_secrets(secrets: Iterable[str]) -> None:
 
 
 def _filter_level(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
-    if LEVELS.get(method, logging.INFO) < _state.level:
+    if LEVELS.get(method, logging.INFO) < current_level():
         raise structlog.DropEvent
     return event_dict
 
@@ -152,4 +137,14 @@ def configure_logging(
     set_level(level)
     # Third-party libraries are chatty at DEBUG; keep them at INFO or above.
     for name in ("ccxt", "aiohttp", "asyncio", "urllib3"):
-        logging.getLogger(name).setLevel(max(_state.level, logging.INFO))
+        logging.getLogger(name).setLevel(max(current_level(), logging.INFO))
+
+
+__all__ = [
+    "LEVELS",
+    "REDACTED",
+    "add_secrets",
+    "configure_logging",
+    "scrub_secrets",
+    "set_level",
+]

@@ -26,13 +26,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from libra.core.lifecycle import ComponentState
+
 if TYPE_CHECKING:
-    from libra.core.kernel import TradingKernel
+    from libra.kernel.control import KernelControl
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FILL_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                         1.0, 2.5, 5.0, 10.0, 30.0)
-_KERNEL_STATES = ("created", "built", "starting", "running", "stopping", "stopped", "failed")
+_KERNEL_STATES = tuple(state.value for state in ComponentState)
 _RUNNER_STATES = ("created", "running", "stopped", "failed")
 _TRADING_STATES = ("active", "reducing", "halted")
 _CLOSED_KINDS = frozenset({"canceled", "rejected", "expired", "denied"})
@@ -88,7 +90,7 @@ class KernelCollector(Collector):
 
     def __init__(
         self,
-        kernel: TradingKernel,
+        kernel: KernelControl,
         streams: Callable[[], Mapping[str, Any]],
         topics: TopicCounter | None,
         loop_lag: Callable[[], float],
@@ -245,7 +247,7 @@ class OpsMetrics:
 
     def __init__(
         self,
-        kernel: TradingKernel,
+        kernel: KernelControl,
         streams: Callable[[], Mapping[str, Any]],
         loop_lag: Callable[[], float],
         per_topic: bool = True,

@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from pydantic import BaseModel
 
-from libra.core.builder import validate_options
 from libra.core.config import KernelConfig, collect_secrets, load_config
 from libra.core.errors import ConfigError
+from libra.kernel.builder import validate_options
 from libra.observability import logging as libra_logging
 
 if TYPE_CHECKING:
     from prometheus_client import Counter
 
-    from libra.core.kernel import TradingKernel
+    from libra.kernel.control import KernelControl
     from libra.observability.systemd import SystemdNotifier
 
 _log = structlog.get_logger("libra.reload")
@@ -54,7 +54,7 @@ def changed_fields(old: BaseModel, new: BaseModel, prefix: str) -> list[str]:
     return [f"{prefix}.{name}" for name in old_data if old_data[name] != new_data.get(name)]
 
 
-def validate_plugins(kernel: TradingKernel, config: KernelConfig, path: Path) -> None:
+def validate_plugins(kernel: KernelControl, config: KernelConfig, path: Path) -> None:
     """Validate strategy params and gateway options against the running plugins' models.
 
     Raises:
@@ -80,14 +80,14 @@ def _validate(model: Any, raw: dict[str, Any], where: str, path: Path) -> Any:
         raise ConfigError(f"{path}: {exc}", path=str(path)) from None
 
 
-def _plugin_of(kernel: TradingKernel, section: str, item_id: str) -> str | None:
+def _plugin_of(kernel: KernelControl, section: str, item_id: str) -> str | None:
     for item in getattr(kernel.config, section):
         if item.id == item_id:
             return str(item.plugin)
     return None
 
 
-def _validated_params(kernel: TradingKernel, cfg: Any) -> dict[str, Any]:
+def _validated_params(kernel: KernelControl, cfg: Any) -> dict[str, Any]:
     model = getattr(type(kernel.strategies[cfg.id]), "config_model", None)
     validated = validate_options(model, {**cfg.plugin_options(), **cfg.params}, cfg.id)
     return validated.model_dump() if isinstance(validated, BaseModel) else dict(validated)
@@ -120,7 +120,7 @@ def _restart_fields(old: KernelConfig, new: KernelConfig) -> list[str]:
     return sorted(out)
 
 
-async def _apply_params(kernel: TradingKernel, old: KernelConfig, new: KernelConfig,
+async def _apply_params(kernel: KernelControl, old: KernelConfig, new: KernelConfig,
                         result: ReloadResult) -> dict[str, dict[str, Any]]:
     """Call each changed strategy's params hook; return the params that were applied."""
     old_st = {s.id: s for s in old.strategies}
@@ -153,7 +153,7 @@ async def _apply_params(kernel: TradingKernel, old: KernelConfig, new: KernelCon
     return applied
 
 
-async def reload_config(kernel: TradingKernel, path: Path) -> ReloadResult:
+async def reload_config(kernel: KernelControl, path: Path) -> ReloadResult:
     """Re-read ``path`` and apply its safe changes to ``kernel``; see the module docstring."""
     old = kernel.config
     try:
@@ -205,7 +205,7 @@ class ConfigReloader:
 
     def __init__(
         self,
-        kernel: TradingKernel,
+        kernel: KernelControl,
         path: Path | None,
         notifier: SystemdNotifier,
         counter: Counter | None = None,

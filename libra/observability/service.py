@@ -20,27 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import signal
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from libra.core.lifecycle import BaseComponent
-from libra.core.runner import RunnerState
+from libra.core.lifecycle import BaseComponent, ComponentState
+from libra.kernel.control import TRADING_ACTIONS, KernelControl, ServiceFactory
+from libra.observability.http import OpsHttpServer
 from libra.observability.metrics import OpsMetrics
 from libra.observability.reload import ConfigReloader
 from libra.observability.systemd import SystemdNotifier, WatchdogPinger, watchdog_interval
-from libra.trading.risk import TradingState
-
-if TYPE_CHECKING:
-    from libra.core.kernel import TradingKernel
-    from libra.observability.http import OpsHttpServer
 
 DEFAULT_STALE_AFTER = 60.0
-TRADING_ACTIONS = {"halt": TradingState.HALTED, "reduce": TradingState.REDUCING,
-                   "resume": TradingState.ACTIVE}
+__all__ = ["TRADING_ACTIONS", "OpsService", "StreamHealth", "ops_service", "stream_health"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +161,7 @@ class OpsService(BaseComponent):
 
     def __init__(
         self,
-        kernel: TradingKernel,
+        kernel: KernelControl,
         config_path: Path | None = None,
         *,
         environ: Mapping[str, str] | None = None,
@@ -200,8 +194,6 @@ class OpsService(BaseComponent):
             self.loop_monitor.start()
             self.metrics.attach()
             if self.kernel.config.http.enabled:
-                from libra.observability.http import OpsHttpServer
-
                 self.http = OpsHttpServer(self)
                 await self.http.start()
             interval = watchdog_interval(self._environ)
@@ -210,7 +202,7 @@ class OpsService(BaseComponent):
                                                self.status_line)
                 self.watchdog.start()
             if self.config_path is not None:
-                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
+                self.kernel.signals.on_reload(self._on_sighup)
                 self._sighup = True
         except BaseException:
             await self._release()
@@ -225,7 +217,7 @@ class OpsService(BaseComponent):
 
     async def _release(self) -> None:
         if self._sighup:
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            self.kernel.signals.remove_reload()
             self._sighup = False
         await self.reloader.wait()
         if self.watchdog is not None:
@@ -268,14 +260,14 @@ class OpsService(BaseComponent):
         reasons = []
         if kernel.state != "running":
             reasons.append(f"kernel is {kernel.state}")
-        if not getattr(kernel, "reconciled", kernel.state == "running"):
+        if not kernel.reconciled:
             reasons.append("reconciliation is not done")
         return reasons + self.stream_problems()
 
     def status_line(self, state: str | None = None) -> str:
         """Return a one-line summary for systemd's STATUS= (``state`` overrides the kernel's)."""
         kernel = self.kernel
-        failed = [sid for sid, r in kernel.runners.items() if r.state is RunnerState.FAILED]
+        failed = [sid for sid, r in kernel.runners.items() if r.state is ComponentState.FAILED]
         return (f"{state or kernel.state}: {kernel.cache.events_seen} events, "
                 f"{len(kernel.runners)} strategies ({len(failed)} failed), "
                 f"trading {kernel.trading.risk.state.value}")
@@ -289,7 +281,7 @@ class OpsService(BaseComponent):
         data.update(
             ready=not reasons,
             not_ready=reasons,
-            reconciled=bool(getattr(kernel, "reconciled", kernel.state == "running")),
+            reconciled=kernel.reconciled,
             trading_state=kernel.trading.risk.state.value,
             streams={gid: asdict(h) for gid, h in self.streams().items()},
             balances=snapshot["balances"],
@@ -302,29 +294,15 @@ class OpsService(BaseComponent):
 
     def set_trading_state(self, action: str) -> dict[str, Any]:
         """Apply ``halt`` / ``reduce`` / ``resume`` to the risk engine."""
-        risk = self.kernel.trading.risk
-        previous = risk.state.value
-        risk.set_state(TRADING_ACTIONS[action], reason=f"operator: {action}")
-        return {"trading_state": risk.state.value, "previous": previous}
+        return self.kernel.actions.set_trading_state(action)
 
     def cancel_all(self) -> dict[str, Any]:
         """Request the cancel of every open order."""
-        return {"cancel_requested": self.kernel.trading.cancel_all_open_orders()}
+        return self.kernel.actions.cancel_all()
 
     def flatten(self) -> dict[str, Any]:
         """Cancel every open order and close every position with reduce-only market orders."""
-        trading = self.kernel.trading
-        cancelled = trading.cancel_all_open_orders()
-        closing = []
-        for position in trading.portfolio.positions(open_only=True):
-            orders = trading.orders_api(position.strategy_id, position.venue)
-            order = orders.close_position(position.symbol)
-            if order is not None:
-                closing.append({"strategy_id": position.strategy_id, "symbol": position.symbol,
-                                "client_order_id": order.client_order_id,
-                                "status": order.status.value, "reason": order.reason})
-        return {"cancel_requested": cancelled, "close_orders": closing,
-                "trading_state": trading.risk.state.value}
+        return self.kernel.actions.flatten()
 
     async def stop_strategy(self, strategy_id: str) -> dict[str, Any]:
         """Stop one strategy (intake off, its ``shutdown()``); the others run on.
@@ -333,13 +311,9 @@ class OpsService(BaseComponent):
             KeyError: no strategy has this id.
         """
         runner = self.kernel.runners[strategy_id]
-        changed = runner.state is RunnerState.RUNNING
+        changed = runner.state is ComponentState.RUNNING
         if changed:
-            hook = getattr(self.kernel, "stop_strategy", None)
-            if hook is not None:
-                await hook(strategy_id)
-            else:
-                await runner.stop(self.kernel.config.kernel.strategy_shutdown_timeout)
+            await self.kernel.stop_strategy(strategy_id)
         return {"strategy_id": strategy_id, "state": runner.state.value, "changed": changed}
 
     async def start_strategy(self, strategy_id: str) -> dict[str, Any]:
@@ -348,18 +322,20 @@ class OpsService(BaseComponent):
         Raises:
             KeyError: no strategy has this id.
         """
-        kernel = self.kernel
-        runner = kernel.runners[strategy_id]
-        changed = runner.state is not RunnerState.RUNNING
+        runner = self.kernel.runners[strategy_id]
+        changed = runner.state is not ComponentState.RUNNING
         if changed:
-            hook = getattr(kernel, "start_strategy", None)
-            if hook is not None:
-                await hook(strategy_id)
-            else:
-                # Until the kernel exposes start_strategy(): the same steps as at boot.
-                runner.consecutive_errors = 0
-                await kernel._initialize_strategy(strategy_id, runner)
+            await self.kernel.start_strategy(strategy_id)
         return {"strategy_id": strategy_id, "state": runner.state.value, "changed": changed}
+
+
+def ops_service(config_path: Path | None = None) -> ServiceFactory:
+    """Return the factory ``libra run`` passes to ``TradingKernel(services=...)``."""
+
+    def build(kernel: KernelControl) -> OpsService:
+        return OpsService(kernel, config_path)
+
+    return build
 
 
 def _order_json(order: Any) -> dict[str, Any]:

@@ -13,11 +13,21 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
+from libra.core.clock import Clock
+from libra.model.events import MarketData, Quote, Trade
+from libra.model.fills import Fill
+from libra.model.instrument import Instrument
+from libra.model.order_events import OrderEvent
+from libra.model.orders import Order
+from libra.plugins.context import StrategyContext
+from libra.plugins.research import research_tool
 from libra.plugins.trading import TradingHelpers
+from libra.plugins.venue import VenueOrderView, VenueStateStore
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -107,14 +117,18 @@ class StrategyPlugin(TradingHelpers, ABC):
         """Return the symbols this strategy trades, e.g. ``["BTC/USDT"]``."""
 
     @abstractmethod
-    async def initialize(self, context: dict[str, Any]) -> None:
-        """Prepare the strategy; ``context`` holds bus, cache, clock, config, orders, log."""
+    async def initialize(self, context: StrategyContext) -> None:
+        """Prepare the strategy; ``context`` holds bus, cache, clock, config, orders, log.
+
+        ``context`` reads as attributes (``context.orders``) and, as in the first
+        published API, as a read-only mapping (``context["orders"]``).
+        """
 
     @abstractmethod
-    async def on_data(self, data: Any) -> None:
-        """Handle one market data event for one of ``symbols``."""
+    async def on_data(self, data: MarketData) -> None:
+        """Handle one market data event (``Quote``, ``Trade``, ``Bar``, ``OrderBook``)."""
 
-    async def on_tick(self, tick: Any) -> None:
+    async def on_tick(self, tick: Quote | Trade) -> None:
         """Handle a quote or trade; by default it goes to ``on_data``.
 
         When a strategy overrides this method, the kernel sends quotes and
@@ -122,37 +136,40 @@ class StrategyPlugin(TradingHelpers, ABC):
         """
         await self.on_data(tick)
 
-    async def on_fill(self, fill: Any) -> None:
+    async def on_fill(self, fill: Fill) -> None:
         """Handle a fill of one of this strategy's orders."""
 
-    async def on_order_update(self, event: Any) -> None:
+    async def on_order_update(self, event: OrderEvent) -> None:
         """Handle an order event (accepted, rejected, canceled, ...) of this strategy."""
 
-    async def backtest(self, config: dict[str, Any]) -> dict[str, Any]:
+    async def backtest(self, config: dict[str, object]) -> dict[str, object]:
         """Run this strategy over history with LIBRA's backtest runner; return its metrics."""
-        from libra.backtest.api import backtest_strategy
+        return await research_tool("backtest")(self, config)
 
-        return await backtest_strategy(self, config)
-
-    async def optimize(self, config: dict[str, Any]) -> dict[str, Any]:
+    async def optimize(self, config: dict[str, object]) -> dict[str, object]:
         """Search this strategy's parameters with LIBRA's optimizer; return ``best_params``."""
-        from libra.backtest.api import optimize_strategy
-
-        return await optimize_strategy(type(self), config)
+        return await research_tool("optimize")(type(self), config)
 
     async def shutdown(self) -> None:
         """Release resources; called once when the kernel stops the strategy."""
 
-    def on_save(self) -> dict[str, Any] | None:
+    def on_save(self) -> dict[str, object] | None:
         """Return state to persist (JSON-safe), or ``None`` to persist nothing."""
         return None
 
-    def on_load(self, state: dict[str, Any]) -> None:
+    def on_load(self, state: dict[str, object]) -> None:
         """Restore state saved by ``on_save`` before the strategy starts."""
 
 
-#: Receives each event a gateway emits (market data or order events).
-EventSink = Callable[[Any], None]
+#: Receives each market data event a gateway emits.
+DataSink: TypeAlias = Callable[[MarketData], None]
+#: Receives each order event or fill a gateway emits.
+OrderEventSink: TypeAlias = Callable[[OrderEvent | Fill], None]
+#: Either sink (the name before the sinks were typed apart).
+EventSink: TypeAlias = DataSink | OrderEventSink
+#: What a gateway's constructor gets: its validated ``config_model`` instance, or the raw
+#: options mapping when it declares no model.
+GatewayOptions: TypeAlias = "BaseModel | Mapping[str, object] | None"
 
 
 class GatewayPlugin(ABC):
@@ -169,12 +186,12 @@ class GatewayPlugin(ABC):
 
     log = _PluginLogger()
 
-    def __init__(self, config: Any = None, *, gateway_id: str | None = None) -> None:
+    def __init__(self, config: GatewayOptions = None, *, gateway_id: str | None = None) -> None:
         self.config = config
         self.id = gateway_id or self.metadata().name
-        self._on_data: EventSink = _discard
-        self._on_order_event: EventSink = _discard
-        self.clock: Any = None
+        self._on_data: DataSink = _discard
+        self._on_order_event: OrderEventSink = _discard
+        self.clock: Clock | None = None
 
     @classmethod
     @abstractmethod
@@ -182,7 +199,7 @@ class GatewayPlugin(ABC):
         """Return this plugin's metadata."""
 
     def bind(
-        self, on_data: EventSink, on_order_event: EventSink, clock: Any = None
+        self, on_data: DataSink, on_order_event: OrderEventSink, clock: Clock | None = None
     ) -> None:
         """Connect the gateway's outputs to the kernel. Do not override."""
         self._on_data = on_data
@@ -193,11 +210,11 @@ class GatewayPlugin(ABC):
         if clock is not None:
             self.clock = clock
 
-    def emit_data(self, event: Any) -> None:
+    def emit_data(self, event: MarketData) -> None:
         """Hand one market data event to the kernel."""
         self._on_data(event)
 
-    def emit_order_event(self, event: Any) -> None:
+    def emit_order_event(self, event: OrderEvent | Fill) -> None:
         """Hand one order event or fill to the kernel."""
         self._on_order_event(event)
 
@@ -210,6 +227,13 @@ class GatewayPlugin(ABC):
         topics.
         """
         return self.id
+
+    def on_market_data(self, event: MarketData) -> None:
+        """See ``data_venue``'s market data before any strategy does (default: ignore it).
+
+        The kernel subscribes this handler when ``data_venue`` is another gateway's id, so a
+        simulated venue can match its resting orders against that gateway's prices.
+        """
 
     @property
     def is_connected(self) -> bool:
@@ -236,19 +260,19 @@ class GatewayPlugin(ABC):
         """
         return None
 
-    def instruments(self) -> dict[str, Any]:
+    def instruments(self) -> dict[str, Instrument]:
         """Return the venue's instruments by symbol (empty if it has none to report)."""
         return {}
 
     @abstractmethod
-    async def submit_order(self, order: Any) -> None:
+    async def submit_order(self, order: Order) -> None:
         """Send ``order`` to the venue; outcomes arrive through ``emit_order_event``."""
 
     @abstractmethod
-    async def cancel_order(self, order: Any) -> None:
+    async def cancel_order(self, order: Order) -> None:
         """Ask the venue to cancel ``order``; the outcome arrives as an event."""
 
-    async def attach_store(self, store: Any) -> None:
+    async def attach_store(self, store: VenueStateStore) -> None:
         """Restore what this gateway saved in the kernel's state store and keep saving there.
 
         Called once at start, after ``connect()`` and before reconciliation, when
@@ -257,27 +281,29 @@ class GatewayPlugin(ABC):
         """
         return None
 
-    def adopt_orders(self, orders: Sequence[Any]) -> None:
+    def adopt_orders(self, orders: Sequence[Order]) -> None:
         """Take over open orders restored from the state store, so their updates are
         reported (default: nothing to do)."""
         return None
 
-    async def fetch_open_orders(self, symbols: Sequence[str] | None = None) -> list[Any]:
-        """Return the venue's open orders, for reconciliation."""
+    async def fetch_open_orders(
+        self, symbols: Sequence[str] | None = None
+    ) -> Sequence[VenueOrderView]:
+        """Return the venue's open orders, for reconciliation (see ``VenueOrderView``)."""
         return []
 
-    async def fetch_order(self, client_order_id: str, symbol: str) -> Any | None:
+    async def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrderView | None:
         """Return the venue's view of one order by our client id, or ``None`` if unknown."""
         return None
 
-    async def fetch_fills(self, since_ns: int | None = None) -> list[Any]:
+    async def fetch_fills(self, since_ns: int | None = None) -> list[Fill]:
         """Return the venue's fills since ``since_ns``, for reconciliation."""
         return []
 
-    async def fetch_balances(self) -> dict[str, Any]:
+    async def fetch_balances(self) -> dict[str, Decimal]:
         """Return balances by currency, for reconciliation."""
         return {}
 
 
-def _discard(event: Any) -> None:
+def _discard(event: object) -> None:
     """Default sink before the kernel binds a gateway: events go nowhere."""

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from libra.core.config import LibraModel
 from libra.plugins.base import PluginMetadata, StrategyPlugin
+from libra.plugins.context import StrategyContext
 
 
 class SmaCrossConfig(LibraModel):
@@ -97,7 +98,7 @@ class SmaCross(StrategyPlugin):
     def symbols(self) -> list[str]:
         return list(self.params.symbols) or ["BTC/USDT"]
 
-    async def initialize(self, context: dict[str, Any]) -> None:
+    async def initialize(self, context: StrategyContext) -> None:
         self.log.info("sma_cross ready: fast=%d slow=%d quantity=%s",
                       self.params.fast, self.params.slow, self.params.quantity)
 

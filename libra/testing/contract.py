@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from libra.core.errors import InvalidOrderTransition, OverfillError
-from libra.core.events import Quote
+from libra.model.events import Quote
 from libra.model.fills import Fill
 from libra.model.order_events import OrderCancelRejected, apply_event
 from libra.model.orders import Order, OrderSide, OrderStatus, OrderType

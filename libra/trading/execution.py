@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
 from decimal import Decimal
 from logging import INFO, WARNING
 from typing import Any, Protocol
@@ -26,6 +25,7 @@ from libra.core.bus import MessageBus
 from libra.core.cache import Cache
 from libra.core.config import RiskConfig
 from libra.core.errors import InvalidOrderTransition, OverfillError, StateStoreError
+from libra.core.loglevel import is_enabled
 from libra.model.fills import Fill
 from libra.model.identifiers import ClientOrderIdGenerator
 from libra.model.instrument import Instrument
@@ -38,7 +38,6 @@ from libra.model.order_events import (
     apply_event,
 )
 from libra.model.orders import Order, OrderStatus
-from libra.observability.logging import is_enabled
 from libra.trading.orders_api import StrategyOrders
 from libra.trading.portfolio import Portfolio
 from libra.trading.risk import RiskEngine
@@ -69,6 +68,8 @@ class ExecutionEngine:
         clock: Any,
         risk_config: RiskConfig,
         log_orders: bool = True,
+        *,
+        simulated: bool = False,
     ) -> None:
         self.bus = bus
         self.cache = cache
@@ -79,12 +80,13 @@ class ExecutionEngine:
         self.gateways: dict[str, Any] = {}
         self.store: OrderStore | None = None
         self.log_orders = log_orders
-        self._sinks: dict[str, Callable[[Any], None]] = {}
+        #: In a backtest the replay loop flushes commands itself: the engine runs no task.
+        self.simulated = simulated
         self._id_generators: dict[str, ClientOrderIdGenerator] = {}
-        #: Commands not yet sent to a gateway (read by the strategy runners).
+        #: Commands not yet sent to a gateway, oldest first.
         self.pending: deque[tuple[str, Order]] = deque()
-        #: True while a strategy runner is inside a callback (it flushes afterwards).
-        self.in_callback = False
+        # True while a strategy callback runs: its runner sends the commands right after.
+        self._in_callback = False
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.counts: dict[str, int] = {}
@@ -94,10 +96,6 @@ class ExecutionEngine:
 
     def add_gateway(self, gateway_id: str, gateway: Any) -> None:
         self.gateways[gateway_id] = gateway
-
-    def register_strategy(self, strategy_id: str, sink: Callable[[Any], None]) -> None:
-        """Deliver this strategy's order events and fills to ``sink``."""
-        self._sinks[strategy_id] = sink
 
     def orders_api(self, strategy_id: str, gateway_id: str) -> StrategyOrders:
         """Return the order API bound to one strategy and its gateway."""
@@ -126,7 +124,7 @@ class ExecutionEngine:
         """Start the task that flushes commands placed outside strategy callbacks."""
         for instrument in self.cache.instruments.values():
             self.portfolio.add_instrument(instrument)
-        if self.clock.__class__.__name__ == "SimulatedClock":
+        if self.simulated:
             return
         self._wakeup = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._flush_loop(), name="execution")
@@ -149,7 +147,17 @@ class ExecutionEngine:
 
     @property
     def has_pending(self) -> bool:
+        """Return whether commands wait to be sent."""
         return bool(self.pending)
+
+    def begin_callback(self) -> None:
+        """A strategy callback starts: the commands it places are sent by its runner when
+        it returns (``end_callback`` then ``flush``), not by the engine's task."""
+        self._in_callback = True
+
+    def end_callback(self) -> None:
+        """The strategy callback returned (or raised)."""
+        self._in_callback = False
 
     def submit(self, order: Order) -> Order:
         """Check ``order`` and queue it for its gateway; a denial is an event, not an error."""
@@ -204,7 +212,7 @@ class ExecutionEngine:
     def _wake(self) -> None:
         # Inside a strategy callback the strategy's own task sends the order right after
         # the callback returns; waking the engine's task too would cost a task switch.
-        if self._wakeup is not None and not self.in_callback:
+        if self._wakeup is not None and not self._in_callback:
             self._wakeup.set()
 
     async def flush(self) -> None:
@@ -310,10 +318,8 @@ class ExecutionEngine:
             self.store.record_event(order, event)
 
     def _publish(self, order: Order, event: Any) -> None:
+        # One channel: the strategy's runner takes its events from ``order.<strategy>.*``.
         self.bus.publish(event.topic, event)
-        sink = self._sinks.get(order.strategy_id)
-        if sink is not None:
-            sink(event)
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1

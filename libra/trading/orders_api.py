@@ -9,23 +9,41 @@ from __future__ import annotations
 
 import enum
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from libra.core.cache import Cache
+from libra.core.clock import Clock
+from libra.model.identifiers import ClientOrderIdGenerator
+from libra.model.instrument import Instrument
 from libra.model.numbers import to_decimal
 from libra.model.orders import Order, OrderSide, OrderType, TimeInForce
 from libra.model.positions import Position
-
-if TYPE_CHECKING:
-    from libra.trading.execution import ExecutionEngine
+from libra.trading.portfolio import Portfolio
 
 Number = Decimal | str | int
 _E = TypeVar("_E", bound=enum.Enum)
 
 
+class OrderRouter(Protocol):
+    """What the order API needs from the execution engine (``ExecutionEngine``)."""
+
+    cache: Cache
+    clock: Clock
+    portfolio: Portfolio
+
+    def instrument(self, gateway_id: str, symbol: str) -> Instrument: ...
+
+    def id_generator(self, strategy_id: str) -> ClientOrderIdGenerator: ...
+
+    def submit(self, order: Order) -> Order: ...
+
+    def cancel(self, order: Order) -> bool: ...
+
+
 class StrategyOrders:
     """Order placement and position queries scoped to one strategy and its gateway."""
 
-    def __init__(self, engine: ExecutionEngine, strategy_id: str, gateway_id: str) -> None:
+    def __init__(self, engine: OrderRouter, strategy_id: str, gateway_id: str) -> None:
         self._engine = engine
         self.strategy_id = strategy_id
         self.gateway_id = gateway_id

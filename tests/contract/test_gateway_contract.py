@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from libra.core.events import Quote
 from libra.gateways.ccxt import CCXTGateway
 from libra.gateways.paper import PaperGateway
+from libra.model.events import Quote
 from libra.testing.contract import CONTRACT_CHECKS, ContractVenue, ccxt_gateway_options
 from libra.testing.exchange import LocalExchange, LocalExchangeConfig
 

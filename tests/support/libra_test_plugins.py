@@ -1,4 +1,7 @@
-"""Strategies and gateways used by the kernel's tests (loaded as ``module:Class``)."""
+"""Strategies and gateways used by the kernel's tests (loaded as ``module:Class``).
+
+The strategies record what they get (``RecordingStrategy``) and misbehave on top of it.
+"""
 
 from __future__ import annotations
 
@@ -7,42 +10,13 @@ from typing import Any
 
 from libra.core.errors import GatewayError
 from libra.gateways.paper import PaperGateway
-from libra.plugins.base import PluginMetadata, StrategyPlugin
+from libra.testing.factories import RecordingStrategy
+
+#: Keeps every event it gets; configs load it as ``libra_test_plugins:Recording``.
+Recording = RecordingStrategy
 
 
-class _Base(StrategyPlugin):
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        self.config = config or {}
-        self.seen: list[Any] = []
-        self.shutdown_called = False
-
-    @classmethod
-    def metadata(cls) -> PluginMetadata:
-        return PluginMetadata.create(name=cls.__name__.lower(), version="0", description="test")
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
-
-    @property
-    def symbols(self) -> list[str]:
-        return list(self.config.get("symbols", []))
-
-    async def initialize(self, context: dict[str, Any]) -> None:
-        self.context = context
-
-    async def on_data(self, data: Any) -> None:
-        self.seen.append(data)
-
-    async def shutdown(self) -> None:
-        self.shutdown_called = True
-
-
-class Recording(_Base):
-    """Keeps every event it gets."""
-
-
-class Raising(_Base):
+class Raising(RecordingStrategy):
     """Raises on every event."""
 
     async def on_data(self, data: Any) -> None:
@@ -50,7 +24,7 @@ class Raising(_Base):
         raise RuntimeError(f"boom at {data['ts_event']}")
 
 
-class Slow(_Base):
+class Slow(RecordingStrategy):
     """Takes ``delay`` seconds per event (awaiting, as I/O-bound code does)."""
 
     async def on_data(self, data: Any) -> None:
@@ -58,7 +32,7 @@ class Slow(_Base):
         await asyncio.sleep(float(self.config.get("delay", 0.05)))
 
 
-class HangingShutdown(_Base):
+class HangingShutdown(RecordingStrategy):
     """Never finishes ``shutdown()``: only a forced stop gets past it."""
 
     async def shutdown(self) -> None:

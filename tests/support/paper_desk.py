@@ -7,9 +7,10 @@ from typing import Any
 
 from libra.core.bus import MessageBus
 from libra.core.cache import Cache
+from libra.core.clock import SimulatedClock
 from libra.core.config import RiskConfig
-from libra.core.events import Quote
 from libra.gateways.paper import PaperGateway, PaperGatewayConfig
+from libra.model.events import Quote
 from libra.trading.execution import ExecutionEngine
 
 #: A paper venue with one instrument and both currencies funded.
@@ -28,7 +29,8 @@ def btc_usdt_quote(bid: str, ask: str, ts: int) -> Quote:
 def engine_on(gateway: PaperGateway, clock: Any, store: Any = None) -> ExecutionEngine:
     """Return an engine (not started) sending to an existing, connected venue ``paper``,
     which reports to it: for tests that restart against a venue that lived on."""
-    engine = ExecutionEngine(MessageBus(), Cache(), clock, RiskConfig(), log_orders=False)
+    engine = ExecutionEngine(MessageBus(), Cache(), clock, RiskConfig(), log_orders=False,
+                             simulated=isinstance(clock, SimulatedClock))
     engine.add_gateway("paper", gateway)
     gateway.bind(lambda e: None, engine.on_order_event, clock)
     for instrument in gateway.instruments().values():
@@ -48,7 +50,8 @@ async def wire_paper_engine(
     ``reports``, when given, also receives everything the venue reports, as it reports it.
     """
     bus, cache = MessageBus(), Cache()
-    engine = ExecutionEngine(bus, cache, clock, risk or RiskConfig(), log_orders=False)
+    engine = ExecutionEngine(bus, cache, clock, risk or RiskConfig(), log_orders=False,
+                             simulated=isinstance(clock, SimulatedClock))
     gateway = PaperGateway(PaperGatewayConfig.model_validate(venue), gateway_id="paper")
     engine.add_gateway("paper", gateway)
     on_order_event = engine.on_order_event

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, model_validator
 
 from libra.core.config import LibraModel
-from libra.core.events import timeframe_to_ns
+from libra.model.events import timeframe_to_ns
 
 Channel = Literal["quote", "trade", "bar", "book"]
 _DEFAULT_CHANNELS: tuple[Channel, ...] = ("quote", "trade", "bar")

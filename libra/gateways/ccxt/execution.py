@@ -22,17 +22,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from libra.gateways.ccxt.config import CCXTGatewayConfig
 from libra.gateways.ccxt.errors import Outcome, classify, describe
 from libra.gateways.ccxt.parse import (
     InvalidMessage,
     OrderReport,
+    Rejections,
     client_order_id_of,
     parse_fill,
     parse_order_report,
 )
-from libra.gateways.ccxt.streams import Backoff
+from libra.gateways.ccxt.streams import Backoff, TaskSet
 from libra.model.fills import Fill
 from libra.model.numbers import to_plain_string
 from libra.model.order_events import (
@@ -43,9 +45,6 @@ from libra.model.order_events import (
     OrderRejected,
 )
 from libra.model.orders import Order, OrderSide, OrderType
-
-if TYPE_CHECKING:
-    from libra.gateways.ccxt.gateway import CCXTGateway
 
 _ZERO = Decimal(0)
 # How each venue's order query and cancel take our client order id (ccxt's unified
@@ -68,10 +67,43 @@ class Tracked:
     trade_ids: set[str] = field(default_factory=set)
 
 
+class ExecutionHost(Protocol):
+    """What order execution needs from its gateway (``CCXTGateway``, which passes itself).
+
+    The gateway replaces its client on connect and its event sink on ``bind``, so both are
+    read from it at each use rather than copied here.
+    """
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def options(self) -> CCXTGatewayConfig: ...
+
+    @property
+    def exchange(self) -> Any: ...
+
+    @property
+    def logger(self) -> Any: ...
+
+    @property
+    def secrets(self) -> list[str]: ...
+
+    @property
+    def tasks(self) -> TaskSet: ...
+
+    @property
+    def rejections(self) -> Rejections: ...
+
+    def now(self) -> int: ...
+
+    def emit_order_event(self, event: Any) -> None: ...
+
+
 class CCXTExecution:
     """Order commands and reports of one ``CCXTGateway``."""
 
-    def __init__(self, gateway: CCXTGateway) -> None:
+    def __init__(self, gateway: ExecutionHost) -> None:
         self.gw = gateway
         self.orders: dict[str, Tracked] = {}
         self.by_venue_id: dict[str, Tracked] = {}

@@ -2,16 +2,16 @@
 
 ``connect`` builds the ``ccxt.pro`` client, loads markets into LIBRA instruments and
 reads balances. ``subscribe`` starts one supervised loop per (symbol, channel): a
-``watch_*`` websocket stream, or REST polling when the venue has no such watch. Orders
-are sent, canceled and resolved in tasks the gateway owns (``execution.py``); private
-streams (``watch_orders`` / ``watch_my_trades``, or polling) report what the venue did.
+``watch_*`` websocket stream, or REST polling when the venue has no such watch
+(``market_data.py``). Orders are sent, canceled and resolved in tasks the gateway owns
+(``execution.py``); private streams (``watch_orders`` / ``watch_my_trades``, or polling)
+report what the venue did.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -19,30 +19,18 @@ from typing import Any, ClassVar
 import structlog
 
 from libra.core.errors import GatewayError, GatewayUnavailable
-from libra.core.events import timeframe_to_ns
 from libra.gateways.ccxt.config import CCXTGatewayConfig
 from libra.gateways.ccxt.errors import ccxt_module, describe, map_ccxt_errors
 from libra.gateways.ccxt.execution import CCXTExecution
+from libra.gateways.ccxt.market_data import MarketDataStreams
 from libra.gateways.ccxt.parse import (
-    InvalidMessage,
     OrderReport,
     Rejections,
     client_order_id_of,
     instrument_from_market,
     parse_balances,
-    parse_bar,
-    parse_book,
-    parse_quote,
-    parse_trade,
 )
-from libra.gateways.ccxt.streams import (
-    Backoff,
-    BarCloser,
-    Step,
-    StreamState,
-    StreamSupervisor,
-    TaskSet,
-)
+from libra.gateways.ccxt.streams import Backoff, Step, StreamState, StreamSupervisor, TaskSet
 from libra.model.fills import Fill
 from libra.model.instrument import Instrument
 from libra.model.order_events import OrderCancelRejected, OrderRejected
@@ -68,9 +56,10 @@ class CCXTGateway(GatewayPlugin):
         self.tasks = TaskSet(self.logger)
         self.rejections = Rejections(self.logger, self.secrets)
         self.execution = CCXTExecution(self)
+        self.market_data = MarketDataStreams(self)
         self.supervisor = StreamSupervisor(
             self.tasks, self.logger, self._stream_backoff, config.stale_after,
-            self._force_reconnect, self.secrets)
+            self.market_data.force_reconnect, self.secrets)
         self._instruments: dict[str, Instrument] = {}
         self._balances: dict[str, Decimal] | None = None
         self._symbols: set[str] = set()
@@ -233,134 +222,7 @@ class CCXTGateway(GatewayPlugin):
             self._symbols.add(symbol)
             for channel in channels:
                 if channel in self.options.channels:
-                    self._start_stream(symbol, channel)
-
-    def _start_stream(self, symbol: str, channel: str) -> None:
-        has = self.exchange.has
-        watch = {"quote": has.get("watchBidsAsks") or has.get("watchTicker"),
-                 "trade": has.get("watchTrades"), "bar": has.get("watchOHLCV"),
-                 "book": has.get("watchOrderBook")}[channel]
-        state = StreamState(f"{channel}:{symbol}", channel, symbol,
-                            "websocket" if watch else "polling", watched=bool(watch))
-        builders = {"quote": self._quote_step, "trade": self._trade_step,
-                    "bar": self._bar_step, "book": self._book_step}
-        self.supervisor.start(state, builders[channel](state, symbol))
-
-    def _reject(self, state: StreamState, exc: InvalidMessage, raw: Any) -> None:
-        self.rejections.reject(state.name, exc.reason, raw)
-
-    def _quote_step(self, state: StreamState, symbol: str) -> Step:
-        receive_time = "quote" in self.options.receive_time_channels
-        use_bids_asks = bool(self.exchange.has.get("watchBidsAsks"))
-
-        async def step() -> None:
-            if state.mode == "polling":
-                ticker = await self.exchange.fetch_ticker(symbol)
-            elif use_bids_asks:
-                ticker = (await self.exchange.watch_bids_asks([symbol])).get(symbol)
-            else:
-                ticker = await self.exchange.watch_ticker(symbol)
-            state.mark(time.monotonic())
-            try:
-                self.emit_data(parse_quote(self.id, symbol, ticker or {}, self.now(),
-                                           receive_time))
-            except InvalidMessage as exc:
-                self._reject(state, exc, ticker)
-            if state.mode == "polling":
-                await asyncio.sleep(self.options.poll_interval)
-
-        return step
-
-    def _trade_step(self, state: StreamState, symbol: str) -> Step:
-        seen: deque[str] = deque(maxlen=1000)
-        since: list[int | None] = [None]
-
-        async def step() -> None:
-            if state.mode == "polling":
-                trades = await self.exchange.fetch_trades(symbol, since[0])
-            else:
-                trades = await self.exchange.watch_trades(symbol)
-            state.mark(time.monotonic())
-            now = self.now()
-            for raw in trades:
-                try:
-                    trade = parse_trade(self.id, symbol, raw, now)
-                except InvalidMessage as exc:
-                    self._reject(state, exc, raw)
-                    continue
-                if trade.trade_id in seen:
-                    continue
-                seen.append(trade.trade_id)
-                since[0] = trade.ts_event // _MS
-                self.emit_data(trade)
-            if state.mode == "polling":
-                await asyncio.sleep(self.options.poll_interval)
-
-        return step
-
-    def _bar_step(self, state: StreamState, symbol: str) -> Step:
-        timeframe = self.options.timeframe
-        timeframe_ns = timeframe_to_ns(timeframe)
-        closer = BarCloser(timeframe_ns // _MS, int(self.options.bar_close_grace * 1000))
-        started_ms = time.time_ns() // _MS
-
-        async def step() -> None:
-            if state.mode == "polling":
-                since = (closer.last_closed_ms + 1 if closer.last_closed_ms >= 0
-                         else started_ms - timeframe_ns // _MS)
-                rows = await self.exchange.fetch_ohlcv(symbol, timeframe, since)
-            else:
-                rows = await self.exchange.watch_ohlcv(symbol, timeframe)
-            state.mark(time.monotonic())
-            now = self.now()
-            for row in closer.update(rows, time.time_ns() // _MS):
-                try:
-                    self.emit_data(parse_bar(self.id, symbol, timeframe, timeframe_ns, row, now))
-                except InvalidMessage as exc:
-                    self._reject(state, exc, row)
-            if state.mode == "polling":
-                await asyncio.sleep(self.options.poll_interval)
-
-        return step
-
-    def _book_step(self, state: StreamState, symbol: str) -> Step:
-        receive_time = "book" in self.options.receive_time_channels
-        depth = self.options.book_depth
-
-        async def step() -> None:
-            if state.mode == "polling":
-                book = await self.exchange.fetch_order_book(symbol)
-            else:
-                book = await self.exchange.watch_order_book(symbol)
-            state.mark(time.monotonic())
-            try:
-                self.emit_data(parse_book(self.id, symbol, book, depth, self.now(), receive_time))
-            except InvalidMessage as exc:
-                self._reject(state, exc, {"bids": book.get("bids", [])[:3],
-                                          "asks": book.get("asks", [])[:3]})
-            if state.mode == "polling":
-                await asyncio.sleep(self.options.poll_interval)
-
-        return step
-
-    async def _force_reconnect(self, state: StreamState) -> None:
-        """Fail the websocket(s) behind a silent stream so that ccxt opens a new one."""
-        exchange = self.exchange
-        clients = list((getattr(exchange, "clients", None) or {}).values())
-        symbol = state.symbol or ""
-        targets = [c for c in clients
-                   if symbol and any(symbol in str(key) for key in
-                                     [*c.subscriptions, *c.futures])]
-        if not targets:
-            limit_ms = self.options.stale_after * 1000
-            now_ms = time.time_ns() // _MS
-            targets = [c for c in clients
-                       if now_ms - (getattr(c, "last_message_at", None) or 0) > limit_ms
-                       and not _is_private(c)]
-        for client in targets:
-            client.on_error(ccxt_module().RequestTimeout(
-                f"stream {state.name} silent for {self.options.stale_after}s"))
-        self.logger.warning("stream.reconnect_forced", stream=state.name, sockets=len(targets))
+                    self.market_data.start(symbol, channel)
 
     def _stream_backoff(self) -> Backoff:
         cfg = self.options
@@ -494,9 +356,3 @@ class CCXTGateway(GatewayPlugin):
         with map_ccxt_errors("fetch_balance", self.secrets):
             return parse_balances(await exchange.fetch_balance())
 
-
-def _is_private(client: Any) -> bool:
-    """True for a websocket carrying account data (it is quiet when nothing trades)."""
-    keys = " ".join(str(k) for k in [*client.subscriptions, *client.futures]).lower()
-    return any(word in keys for word in ("orders", "mytrades", "balance", "account")) or \
-        "ws-api" in str(getattr(client, "url", ""))

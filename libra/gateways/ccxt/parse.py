@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from libra.core.events import Bar, OrderBook, Quote, Trade
 from libra.gateways.ccxt.errors import scrub
+from libra.model.events import Bar, OrderBook, Quote, Trade
 from libra.model.fills import Fill, Liquidity
 from libra.model.instrument import DEFAULT_LOT_SIZE, DEFAULT_TICK_SIZE, Instrument, parse_symbol
 from libra.model.orders import OrderSide

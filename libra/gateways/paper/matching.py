@@ -16,81 +16,38 @@ Fill model:
 * stop orders trigger when the market reaches the trigger price, then fill as
   market (stop-market) or become a limit order (stop-limit);
 * IOC fills what it can at once and cancels the rest; FOK fills whole or not at all.
+
+The crossing and trigger rules are in ``book.py``, balances, fees and slippage in
+``account.py``; this module decides when each applies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any, Literal
 
+from libra.gateways.paper.account import PaperAccount
+from libra.gateways.paper.book import (
+    Market,
+    VenueOrder,
+    cross,
+    touch_price,
+    trigger_price,
+    triggered_by,
+)
 from libra.gateways.paper.config import PaperGatewayConfig
 from libra.model.fills import Fill
 from libra.model.instrument import Instrument
-from libra.model.order_events import OrderAccepted, OrderCanceled, OrderRejected
+from libra.model.order_events import (
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderRejected,
+)
 from libra.model.orders import Order, OrderSide, OrderType, TimeInForce
 
-_ZERO = Decimal(0)
-_BPS = Decimal(10_000)
-
-
-class VenueOrder:
-    """The venue's own record of one order."""
-
-    __slots__ = (
-        "activate_at", "client_order_id", "filled", "post_only", "price", "quantity",
-        "reserved", "side", "strategy_id", "symbol", "tif", "trigger_price", "triggered",
-        "type", "venue_order_id",
-    )
-
-    def __init__(self, order: Order, venue_order_id: str, activate_at: int) -> None:
-        self.client_order_id = order.client_order_id
-        self.strategy_id = order.strategy_id
-        self.symbol = order.symbol
-        self.side = order.side
-        self.type = order.type
-        self.quantity = order.quantity
-        self.price = order.price
-        self.trigger_price = order.trigger_price
-        self.tif = order.time_in_force
-        self.post_only = order.post_only
-        self.venue_order_id = venue_order_id
-        self.activate_at = activate_at
-        self.filled = _ZERO
-        self.reserved = _ZERO
-        self.triggered = order.type in (OrderType.MARKET, OrderType.LIMIT)
-
-    @classmethod
-    def restore(cls, **values: Any) -> VenueOrder:
-        """Rebuild a venue order from its saved values (one keyword per slot)."""
-        vo = cls.__new__(cls)
-        for name in cls.__slots__:
-            setattr(vo, name, values[name])
-        return vo
-
-    @property
-    def leaves(self) -> Decimal:
-        return self.quantity - self.filled
-
-    @property
-    def is_buy(self) -> bool:
-        return self.side is OrderSide.BUY
-
-
-class _Market:
-    __slots__ = ("ask", "bid", "has_bars", "last")
-
-    def __init__(self) -> None:
-        self.bid: Decimal | None = None
-        self.ask: Decimal | None = None
-        self.last: Decimal | None = None
-        self.has_bars = False
-
-
-def _touch(is_buy: bool, market: _Market) -> Decimal | None:
-    """Return the price an order on this side would trade at: the far touch, else the last."""
-    touch = market.ask if is_buy else market.bid
-    return market.last if touch is None else touch
+__all__ = ["MatchingEngine", "VenueOrder"]
 
 
 class MatchingEngine:
@@ -107,15 +64,12 @@ class MatchingEngine:
         self.config = config
         self._instrument_for = instrument_for
         self._now = now_ns
-        self.balances: dict[str, Decimal] = dict(config.starting_balances)
-        self.reserved: dict[str, Decimal] = {}
+        self.account = PaperAccount(venue, config, instrument_for)
         self.orders: dict[str, VenueOrder] = {}
         self.open_orders: dict[str, list[VenueOrder]] = {}
-        self.fills: list[Fill] = []
-        self._markets: dict[str, _Market] = {}
+        self._markets: dict[str, Market] = {}
         self._next_open: list[VenueOrder] = []
         self._order_seq = 0
-        self._trade_seq = 0
         #: Submits refused because the client order id was already used.
         self.duplicate_submits = 0
         #: When True, orders that change are kept in ``changed`` until ``take_changes``.
@@ -123,8 +77,22 @@ class MatchingEngine:
         self.changed: dict[str, VenueOrder] = {}
         self._account_changed = False
         self._saved_fills = 0
-        self._slip = config.slippage_bps / _BPS
         self._latency_ns = int(config.latency_ms * 1_000_000)
+
+    @property
+    def balances(self) -> dict[str, Decimal]:
+        """Return the venue's balance per currency (the account's, not a copy)."""
+        return self.account.balances
+
+    @property
+    def reserved(self) -> dict[str, Decimal]:
+        """Return the funds held for working orders, per currency."""
+        return self.account.reserved
+
+    @property
+    def fills(self) -> list[Fill]:
+        """Return every fill the venue made, oldest first."""
+        return self.account.fills
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -147,7 +115,7 @@ class MatchingEngine:
         vo = VenueOrder(order, f"P-{self._order_seq}", activate_at)
         self.orders[vo.client_order_id] = vo
         self._touch(vo)
-        self._reserve(vo, instrument, self._reference_price(vo, market))
+        self.account.reserve(vo, instrument, market)
         events: list[Any] = [OrderAccepted(
             client_order_id=vo.client_order_id, strategy_id=vo.strategy_id, venue=self.venue,
             symbol=vo.symbol, ts_event=now, venue_order_id=vo.venue_order_id)]
@@ -162,8 +130,6 @@ class MatchingEngine:
         now = self._now()
         vo = self.orders.get(client_order_id)
         if vo is None or vo.leaves <= 0 or vo not in self.open_orders.get(vo.symbol, ()):
-            from libra.model.order_events import OrderCancelRejected
-
             known = self.orders.get(client_order_id)
             return [OrderCancelRejected(
                 client_order_id=client_order_id,
@@ -180,7 +146,7 @@ class MatchingEngine:
         symbol = event.symbol
         market = self._markets.get(symbol)
         if market is None:
-            market = self._markets[symbol] = _Market()
+            market = self._markets[symbol] = Market()
         kind = event.kind
         if kind == "bar":
             market.has_bars = True
@@ -198,7 +164,7 @@ class MatchingEngine:
             return ()  # most events match nothing: no list to allocate
         return self._match(event, market, resting or [])
 
-    def _match(self, event: Any, market: _Market, resting: list[VenueOrder]) -> list[Any]:
+    def _match(self, event: Any, market: Market, resting: list[VenueOrder]) -> list[Any]:
         now = event.ts_event
         events: list[Any] = []
         instrument = self._instrument_for(event.symbol)
@@ -208,7 +174,7 @@ class MatchingEngine:
                 if vo.symbol != event.symbol:
                     self._next_open.append(vo)
                     continue
-                price = self._slipped(vo, event.open, instrument)
+                price = self.account.slipped(vo, event.open, instrument)
                 events.append(self._fill(vo, vo.leaves, price, "taker", instrument, now))
         for vo in list(resting):
             if vo.activate_at > now:
@@ -223,7 +189,7 @@ class MatchingEngine:
                 if triggered is not None:
                     events.extend(triggered)
                     continue
-            fill = self._cross(vo, event)
+            fill = cross(vo, event)
             if fill is not None:
                 quantity, price = fill
                 events.append(self._fill(vo, quantity, price, "maker", instrument, now))
@@ -233,10 +199,10 @@ class MatchingEngine:
 
     def _trigger(
         self, vo: VenueOrder, event: Any, resting: list[VenueOrder], instrument: Instrument,
-        market: _Market,
+        market: Market,
     ) -> list[Any] | None:
         """Trigger a stop on ``event``: return its events, or None to go on matching it."""
-        trigger_fill = self._check_trigger(vo, event)
+        trigger_fill = trigger_price(vo, event)
         if trigger_fill is None:
             return []
         vo.triggered = True
@@ -244,7 +210,7 @@ class MatchingEngine:
         now = event.ts_event
         if vo.type is OrderType.STOP_MARKET:
             resting.remove(vo)
-            price = self._slipped(vo, trigger_fill, instrument)
+            price = self.account.slipped(vo, trigger_fill, instrument)
             return [self._fill(vo, vo.leaves, price, "taker", instrument, now)]
         if event.kind != "bar":
             # A triggered stop-limit is a new limit order: a taker at the touch when
@@ -256,17 +222,17 @@ class MatchingEngine:
     # -- arrival ----------------------------------------------------------------------------
 
     def _on_arrival(
-        self, vo: VenueOrder, instrument: Instrument, market: _Market, now: int
+        self, vo: VenueOrder, instrument: Instrument, market: Market, now: int
     ) -> list[Any]:
         self._touch(vo)
         if vo.type is OrderType.MARKET:
             return self._arrive_market(vo, instrument, market, now)
         if vo.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
             last = market.last if market.last is not None else market.ask or market.bid
-            if last is not None and self._triggered_by(vo, last):
+            if last is not None and triggered_by(vo, last):
                 vo.triggered = True
                 if vo.type is OrderType.STOP_MARKET:
-                    return [self._fill(vo, vo.leaves, self._slipped(vo, last, instrument),
+                    return [self._fill(vo, vo.leaves, self.account.slipped(vo, last, instrument),
                                        "taker", instrument, now)]
             else:
                 self.open_orders.setdefault(vo.symbol, []).append(vo)
@@ -274,7 +240,7 @@ class MatchingEngine:
         return self._arrive_limit(vo, instrument, market, now)
 
     def _arrive_market(
-        self, vo: VenueOrder, instrument: Instrument, market: _Market, now: int
+        self, vo: VenueOrder, instrument: Instrument, market: Market, now: int
     ) -> list[Any]:
         touch = market.ask if vo.is_buy else market.bid
         if touch is None and market.has_bars and self.config.bar_execution == "next_open":
@@ -282,14 +248,14 @@ class MatchingEngine:
             return []
         price = touch if touch is not None else market.last
         assert price is not None  # refused on submit otherwise
-        return [self._fill(vo, vo.leaves, self._slipped(vo, price, instrument), "taker",
+        return [self._fill(vo, vo.leaves, self.account.slipped(vo, price, instrument), "taker",
                            instrument, now)]
 
     def _arrive_limit(
-        self, vo: VenueOrder, instrument: Instrument, market: _Market, now: int
+        self, vo: VenueOrder, instrument: Instrument, market: Market, now: int
     ) -> list[Any]:
         assert vo.price is not None
-        touch = _touch(vo.is_buy, market)
+        touch = touch_price(vo.is_buy, market)
         marketable = touch is not None and (touch <= vo.price if vo.is_buy else touch >= vo.price)
         if marketable and vo.post_only:
             # Only reached for an order already accepted (latency, a triggered stop-limit):
@@ -304,54 +270,7 @@ class MatchingEngine:
         self.open_orders.setdefault(vo.symbol, []).append(vo)
         return []
 
-    # -- crossing rules ---------------------------------------------------------------------
-
-    def _triggered_by(self, vo: VenueOrder, price: Decimal) -> bool:
-        assert vo.trigger_price is not None
-        return price >= vo.trigger_price if vo.is_buy else price <= vo.trigger_price
-
-    def _check_trigger(self, vo: VenueOrder, event: Any) -> Decimal | None:
-        """Return the price at which a stop triggers on ``event``, or None."""
-        trigger = vo.trigger_price
-        assert trigger is not None
-        kind = event.kind
-        if kind == "bar":
-            opened: Decimal = event.open
-            if vo.is_buy and event.high >= trigger:
-                return max(trigger, opened)
-            if not vo.is_buy and event.low <= trigger:
-                return min(trigger, opened)
-            return None
-        price: Decimal | None = (
-            event.price if kind != "quote" else (event.ask if vo.is_buy else event.bid)
-        )
-        if price is not None and self._triggered_by(vo, price):
-            return price
-        return None
-
-    def _cross(self, vo: VenueOrder, event: Any) -> tuple[Decimal, Decimal] | None:
-        """Return ``(quantity, price)`` filled for a resting limit order on ``event``."""
-        limit = vo.price
-        if limit is None:
-            return None
-        kind = event.kind
-        buy = vo.is_buy
-        if kind == "bar":
-            if buy and event.low <= limit:
-                return vo.leaves, min(limit, event.open)
-            if not buy and event.high >= limit:
-                return vo.leaves, max(limit, event.open)
-        elif kind == "trade":
-            if (buy and event.price <= limit) or (not buy and event.price >= limit):
-                return min(vo.leaves, event.size), limit
-        elif kind in ("quote", "book"):
-            touch = event.ask if kind == "quote" and buy else (
-                event.bid if kind == "quote" else (event.best_ask if buy else event.best_bid))
-            if touch is not None and ((buy and touch <= limit) or (not buy and touch >= limit)):
-                return vo.leaves, limit
-        return None
-
-    # -- fills, balances --------------------------------------------------------------------
+    # -- fills, refusals, closing -----------------------------------------------------------
 
     def _fill(
         self,
@@ -363,103 +282,26 @@ class MatchingEngine:
         now: int,
     ) -> Fill:
         self._touch(vo)
-        self._trade_seq += 1
-        rate = self.config.maker_fee if liquidity == "maker" else self.config.taker_fee
-        notional = quantity * price
-        fee = notional * rate
-        vo.filled += quantity
-        self._release(vo, quantity)
-        base, quote = instrument.base, instrument.quote
-        balances = self.balances
-        if vo.is_buy:
-            balances[quote] = balances.get(quote, _ZERO) - notional - fee
-            balances[base] = balances.get(base, _ZERO) + quantity
-        else:
-            balances[quote] = balances.get(quote, _ZERO) + notional - fee
-            balances[base] = balances.get(base, _ZERO) - quantity
-        fill = Fill(
-            client_order_id=vo.client_order_id, venue_order_id=vo.venue_order_id,
-            trade_id=f"{self.venue}-T{self._trade_seq}", strategy_id=vo.strategy_id,
-            venue=self.venue, symbol=vo.symbol, side=vo.side, quantity=quantity, price=price,
-            fee=fee, fee_currency=quote, liquidity=liquidity,  # type: ignore[arg-type]
-            ts_event=now, ts_recv=now,
-        )
-        self.fills.append(fill)
-        return fill
+        return self.account.book_fill(vo, quantity, price, liquidity, instrument, now)
 
-    def _slipped(self, vo: VenueOrder, price: Decimal, instrument: Instrument) -> Decimal:
-        if not self._slip:
-            return price
-        if vo.is_buy:
-            return instrument.make_price(price * (1 + self._slip), ROUND_CEILING)
-        return instrument.make_price(price * (1 - self._slip), ROUND_FLOOR)
-
-    def _reference_price(self, vo: VenueOrder, market: _Market) -> Decimal:
-        if vo.price is not None:
-            return vo.price
-        touch = market.ask if vo.is_buy else market.bid
-        price = touch or market.last or vo.trigger_price
-        assert price is not None
-        return price * (1 + self._slip) if vo.is_buy else price
-
-    def _refuse(self, order: Order, instrument: Instrument, market: _Market) -> str | None:
+    def _refuse(self, order: Order, instrument: Instrument, market: Market) -> str | None:
         price = order.price or order.trigger_price or market.ask or market.bid or market.last
         if price is None:
             return f"no market data for {order.symbol} yet"
         if order.post_only and order.type is OrderType.LIMIT and not self._latency_ns:
             # Refused before acceptance, as venues do (an accepted order cannot be rejected).
-            touch = _touch(order.side is OrderSide.BUY, market)
+            touch = touch_price(order.side is OrderSide.BUY, market)
             if touch is not None and (touch <= price if order.side is OrderSide.BUY
                                       else touch >= price):
                 return "post-only order would take liquidity"
-        if not self.config.check_balances:
-            return None
-        if order.side is OrderSide.BUY:
-            need = order.quantity * price * (1 + self.config.taker_fee + self._slip)
-            free = self._free(instrument.quote)
-            if need > free:
-                return f"insufficient {instrument.quote}: need {need:.8f}, free {free:.8f}"
-        elif not self.config.allow_short:
-            free = self._free(instrument.base)
-            if order.quantity > free:
-                return f"insufficient {instrument.base}: need {order.quantity}, free {free}"
-        return None
-
-    def _free(self, currency: str) -> Decimal:
-        return self.balances.get(currency, _ZERO) - self.reserved.get(currency, _ZERO)
-
-    def _reserve(self, vo: VenueOrder, instrument: Instrument, price: Decimal) -> None:
-        if vo.is_buy:
-            vo.reserved = vo.quantity * price * (1 + self.config.taker_fee)
-            currency = instrument.quote
-        else:
-            vo.reserved = vo.quantity
-            currency = instrument.base
-        self.reserved[currency] = self.reserved.get(currency, _ZERO) + vo.reserved
-
-    def _release(self, vo: VenueOrder, quantity: Decimal) -> None:
-        if not vo.reserved:
-            return
-        instrument = self._instrument_for(vo.symbol)
-        currency = instrument.quote if vo.is_buy else instrument.base
-        share = vo.reserved if quantity >= vo.leaves + quantity else \
-            vo.reserved * quantity / (vo.leaves + quantity)
-        if vo.leaves <= 0:
-            share = vo.reserved
-        vo.reserved -= share
-        self.reserved[currency] = self.reserved.get(currency, _ZERO) - share
+        return self.account.refusal(order, instrument, price)
 
     def _close(self, vo: VenueOrder, now: int, rejected: str | None = None) -> Any:
         self._touch(vo)
         resting = self.open_orders.get(vo.symbol)
         if resting and vo in resting:
             resting.remove(vo)
-        if vo.reserved:
-            # Release the whole remaining reservation (``_release`` is for fills only).
-            instrument = self._instrument_for(vo.symbol)
-            currency = instrument.quote if vo.is_buy else instrument.base
-            self.reserved[currency] = self.reserved.get(currency, _ZERO) - vo.reserved
-            vo.reserved = _ZERO
+        self.account.release_all(vo)
         if rejected is not None:
             return OrderRejected(client_order_id=vo.client_order_id, strategy_id=vo.strategy_id,
                                  venue=self.venue, symbol=vo.symbol, ts_event=now,
@@ -473,10 +315,10 @@ class MatchingEngine:
         return OrderRejected(client_order_id=order.client_order_id, strategy_id=order.strategy_id,
                              venue=self.venue, symbol=order.symbol, ts_event=now, reason=reason)
 
-    def _market(self, symbol: str) -> _Market:
+    def _market(self, symbol: str) -> Market:
         market = self._markets.get(symbol)
         if market is None:
-            market = self._markets[symbol] = _Market()
+            market = self._markets[symbol] = Market()
         return market
 
     # -- persistence ------------------------------------------------------------------------
@@ -508,7 +350,7 @@ class MatchingEngine:
     @property
     def trade_seq(self) -> int:
         """Return how many fills the venue made (the last trade id's number)."""
-        return self._trade_seq
+        return self.account.trade_seq
 
     def status_of(self, vo: VenueOrder) -> Literal["open", "next_open", "closed"]:
         """Return where an order is: ``open`` (resting), ``next_open`` or ``closed``."""
@@ -525,10 +367,10 @@ class MatchingEngine:
     def restore(self, balances: dict[str, Decimal], reserved: dict[str, Decimal],
                 order_seq: int, trade_seq: int, duplicate_submits: int) -> None:
         """Set the account and counters saved before a restart."""
-        self.balances = dict(balances)
-        self.reserved = dict(reserved)
+        self.account.balances = dict(balances)
+        self.account.reserved = dict(reserved)
         self._order_seq = order_seq
-        self._trade_seq = trade_seq
+        self.account.trade_seq = trade_seq
         self.duplicate_submits = duplicate_submits
 
     def restore_order(self, vo: VenueOrder, status: str) -> None:
@@ -547,7 +389,7 @@ class MatchingEngine:
 
     def restore_fills(self, fills: list[Fill]) -> None:
         """Put back the fills saved before a restart (already saved: not changes)."""
-        self.fills = list(fills)
+        self.account.fills = list(fills)
         self._saved_fills = len(self.fills)
 
     def open_order_ids(self) -> list[str]:

@@ -11,13 +11,15 @@ candle's close fill at the next candle's open on a paper venue with ``bar_execut
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any, ClassVar
 
 from libra.core.errors import ConfigError
-from libra.core.events import timeframe_to_ns
+from libra.model.events import timeframe_to_ns
 from libra.plugins.base import PluginMetadata, StrategyPlugin
+from libra.plugins.context import StrategyContext
 from libra.strategies.freqtrade.candles import (
     CandleWindow,
     Signal,
@@ -78,7 +80,7 @@ class FreqtradeAdapter(StrategyPlugin):
         self.signals: dict[str, deque[Signal]] = {}
         self._pairs: dict[str, _Pair] = {}
         self._pair_list: list[str] = list(self.raw_options.get("pairs") or [])
-        self._context: dict[str, Any] = {}
+        self._context: Mapping[str, Any] = {}
         self._timeframe = ""
         self._timeframe_ns = 0
         self._startup = 0
@@ -105,7 +107,7 @@ class FreqtradeAdapter(StrategyPlugin):
 
     # -- start ------------------------------------------------------------------------------
 
-    async def initialize(self, context: dict[str, Any]) -> None:
+    async def initialize(self, context: StrategyContext) -> None:
         """Load the freqtrade strategy, check it, and prepare one candle window per pair."""
         options = FreqtradeAdapterConfig.model_validate(
             {**self.raw_options, **(context.get("config") or {})})
@@ -359,14 +361,12 @@ class FreqtradeAdapter(StrategyPlugin):
 
     async def backtest(self, config: dict[str, Any]) -> dict[str, Any]:
         """Backtest through LIBRA's runner on a paper venue that fills at the next open."""
-        from libra.backtest.api import backtest_strategy
-
         options = dict(config)
         fee = str(self.raw_options.get("fee", "0.001"))
         options["gateway"] = {"bar_execution": "next_open", "taker_fee": fee, "maker_fee": fee,
                               **options.get("gateway", {})}
         options.setdefault("symbol", (self.raw_options.get("pairs") or [None])[0])
-        return await backtest_strategy(self, options)
+        return await super().backtest(options)
 
     async def shutdown(self) -> None:
         late = self.book.late_exits if self.book is not None else 0

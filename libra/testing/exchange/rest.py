@@ -11,23 +11,59 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from libra.testing.exchange.data import MarketData
 from libra.testing.exchange.errors import BinanceApiError, invalid_symbol
-from libra.testing.exchange.faults import HttpFaultKind
-from libra.testing.exchange.matching import CancelRejected
+from libra.testing.exchange.faults import Faults, HttpFaultKind
+from libra.testing.exchange.market import Market
+from libra.testing.exchange.matching import CancelRejected, MatchingEngine
+from libra.testing.exchange.signing import Credentials
+from libra.testing.exchange.ws import SocketHub
 
-if TYPE_CHECKING:
-    from libra.testing.exchange.server import LocalExchange
-
-__all__ = ["build_app"]
+__all__ = ["ExchangeState", "build_app"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Params = dict[str, str]
+
+
+class ExchangeState(Protocol):
+    """What the REST endpoints read and drive: the parts of ``LocalExchange`` they serve.
+
+    ``LocalExchange`` passes itself to :func:`build_app`. The server builds this app, so the
+    endpoints name what they use here instead of importing the server.
+    """
+
+    @property
+    def data(self) -> MarketData: ...
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def credentials(self) -> Credentials: ...
+
+    @property
+    def market(self) -> Market: ...
+
+    @property
+    def engine(self) -> MatchingEngine: ...
+
+    @property
+    def hub(self) -> SocketHub: ...
+
+    @property
+    def closing(self) -> asyncio.Event: ...
+
+    def clock_ms(self) -> int: ...
+
+    async def publish_user_events(
+        self, events: Iterable[dict[str, Any]], *, immediate_fill: bool = False
+    ) -> None: ...
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -43,7 +79,7 @@ async def _params(request: web.Request) -> tuple[Params, str, str]:
 
 
 class _Api:
-    def __init__(self, exchange: LocalExchange) -> None:
+    def __init__(self, exchange: ExchangeState) -> None:
         self.ex = exchange
 
     # -- middlewares ------------------------------------------------------------------
@@ -354,7 +390,7 @@ def _rest_ticker(ws: dict[str, Any]) -> dict[str, Any]:
     return {long: ws[short] for short, long in names.items()}
 
 
-def build_app(exchange: LocalExchange) -> web.Application:
+def build_app(exchange: ExchangeState) -> web.Application:
     """Build the aiohttp application (REST routes, websocket routes, fault middleware)."""
     api = _Api(exchange)
     app = web.Application(middlewares=[api.faults, api.errors])

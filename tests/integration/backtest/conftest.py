@@ -10,6 +10,7 @@ import pytest
 
 from libra.core.config import KernelConfig
 from libra.testing import eventually
+from libra.testing.factories import paper_config, paper_gateway
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ENSURE_CHROMIUM = REPO_ROOT / "scripts" / "ensure-chromium.sh"
@@ -28,24 +29,17 @@ def eth_btc_config(
     end: str | None = "2018-01-19",
 ) -> KernelConfig:
     """Return sma_cross on the bundled ETH/BTC 5m bars (real data) on one paper venue."""
-    replay = {"source": "replay", "path": "bundled:ETH_BTC-5m", "symbol": "ETH/BTC", "speed": 0}
-    return KernelConfig.model_validate({
-        "environment": environment,
-        "log_plugins": False,
-        "kernel": {"name": "it-backtest"},
-        "logging": {"log_orders": False, "level": "warning"},
-        "gateways": [{
-            "id": "paper", "plugin": "paper", "starting_balances": {"BTC": "10"},
-            "taker_fee": "0.001", "maker_fee": "0.0005", "slippage_bps": "2",
-            "data": replay if data is None else data,
-        }],
-        "strategies": [{
-            "id": "sma", "plugin": "sma_cross", "gateway": "paper", "symbols": ["ETH/BTC"],
-            "params": {"fast": 10, "slow": 30, "quantity": "1", **(params or {})},
-        }],
-        "backtest": {"start": start, "end": end},
-        "optimize": optimize or {},
-    })
+    gateway = paper_gateway(
+        symbol="ETH/BTC", data="bundled:ETH_BTC-5m" if data is None else data,
+        balances={"BTC": "10"}, taker_fee="0.001", maker_fee="0.0005", slippage_bps="2",
+    )
+    sma = {"id": "sma", "plugin": "sma_cross", "symbols": ["ETH/BTC"],
+           "params": {"fast": 10, "slow": 30, "quantity": "1", **(params or {})}}
+    return paper_config(
+        sma, gateway=gateway, environment=environment, log_plugins=False,
+        kernel={"name": "it-backtest"}, logging={"log_orders": False, "level": "warning"},
+        backtest={"start": start, "end": end}, optimize=optimize or {},
+    )
 
 
 @pytest.fixture

@@ -14,19 +14,21 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from libra_test_plugins import Recording
 
 from libra.backtest.api import run_backtest
 from libra.backtest.engine import BacktestEngine, fingerprint
 from libra.core.config import KernelConfig, RiskConfig
-from libra.core.events import Quote
 from libra.data import merge_streams, synthetic_bars
+from libra.model.events import Quote
 from libra.strategies.sma_cross import SmaCross
+from libra.testing.factories import RecordingStrategy, paper_config, paper_gateway
+
+RECORDING = "libra.testing.factories:RecordingStrategy"
 
 
 def with_watcher(config: KernelConfig) -> KernelConfig:
     data = config.model_dump(mode="json", by_alias=True)
-    data["strategies"].append({"id": "watch", "plugin": "libra_test_plugins:Recording",
+    data["strategies"].append({"id": "watch", "plugin": RECORDING,
                                "gateway": "paper", "symbols": ["ETH/BTC"]})
     return KernelConfig.model_validate(data)
 
@@ -34,7 +36,7 @@ def with_watcher(config: KernelConfig) -> KernelConfig:
 async def test_unrolled_and_general_loops_give_the_same_run(make_config) -> None:
     config = make_config()
     alone = await run_backtest(config)
-    watcher = Recording()
+    watcher = RecordingStrategy()
     beside = await run_backtest(with_watcher(config), strategy_instances={"watch": watcher})
 
     assert len(alone.fills) > 20
@@ -82,7 +84,7 @@ async def test_a_failing_bus_handler_is_isolated(make_config, second_strategy: b
     reference = await BacktestEngine(config).run()
     if second_strategy:
         config = with_watcher(config)
-    engine = BacktestEngine(config, strategy_instances={"watch": Recording()}
+    engine = BacktestEngine(config, strategy_instances={"watch": RecordingStrategy()}
                             if second_strategy else None)
     calls = []
 
@@ -135,7 +137,7 @@ async def run_on(config: KernelConfig, strategy: SmaCross, second_strategy: bool
         config = with_watcher(config)
     instances: dict[str, Any] = {"sma": strategy}
     if second_strategy:
-        instances["watch"] = Recording()
+        instances["watch"] = RecordingStrategy()
     engine = BacktestEngine(config, strategy_instances=instances)
     run = await engine.run()
     return run, engine.kernel.runners["sma"]
@@ -199,14 +201,9 @@ async def test_a_strategy_raising_on_every_bar_fails_after_the_limit(
 
 
 def two_symbol_config() -> KernelConfig:
-    return KernelConfig.model_validate({
-        "environment": "backtest",
-        "log_plugins": False,
-        "gateways": [{"id": "sim", "plugin": "paper", "starting_balances": {"USD": "1000"},
-                      "data": {"source": "none"}}],
-        "strategies": [{"id": "rec", "plugin": "libra_test_plugins:Recording",
-                        "symbols": ["AAA/USD"], "params": {}}],
-    })
+    gateway = paper_gateway(gateway_id="sim", data={"source": "none"}, balances={"USD": "1000"})
+    recording = {"id": "rec", "plugin": RECORDING, "symbols": ["AAA/USD"], "params": {}}
+    return paper_config(recording, gateway=gateway, environment="backtest", log_plugins=False)
 
 
 async def test_interleaved_series_reach_exactly_their_subscribers() -> None:
@@ -220,7 +217,7 @@ async def test_interleaved_series_reach_exactly_their_subscribers() -> None:
                b.ts_event + 1) for b in synthetic_bars(60, "AAA/USD", "2m", seed=4, venue="sim")],
     ]
     events = list(merge_streams(*streams))
-    recording = Recording()
+    recording = RecordingStrategy()
     engine = BacktestEngine(two_symbol_config(), strategy_instances={"rec": recording})
     bus = engine.kernel.bus
     b_bars: list[Any] = []
@@ -246,7 +243,7 @@ async def test_interleaved_series_reach_exactly_their_subscribers() -> None:
 
 async def test_a_subscription_made_mid_series_takes_effect_at_the_next_event() -> None:
     bars = synthetic_bars(200, "AAA/USD", "1m", seed=5, venue="sim")
-    engine = BacktestEngine(two_symbol_config(), strategy_instances={"rec": Recording()})
+    engine = BacktestEngine(two_symbol_config(), strategy_instances={"rec": RecordingStrategy()})
     bus = engine.kernel.bus
     late: list[Any] = []
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from libra.gateways.ccxt import CCXTGateway
-from libra.model.orders import Order, OrderSide, OrderType
+from libra.model.orders import Order
 from libra.testing.contract import ContractSink, ccxt_gateway_options
 from libra.testing.exchange import LocalExchange, LocalExchangeConfig
+from libra.testing.factories import build_order
 
 SYMBOL = "NKN/USDT"
 _IDS = iter(range(1, 10**6))
@@ -34,10 +34,9 @@ class Venue:
 
     def order(self, order_type: str = "market", price: str | None = None, side: str = "buy",
               quantity: str = "100", client_order_id: str | None = None) -> Order:
-        order = Order(client_order_id=client_order_id or f"t-{next(_IDS)}", strategy_id="test",
-                      venue=self.gateway.id, symbol=SYMBOL, side=OrderSide(side),
-                      type=OrderType(order_type), quantity=Decimal(quantity),
-                      price=None if price is None else Decimal(price))
+        order = build_order(client_order_id=client_order_id or f"t-{next(_IDS)}",
+                            strategy_id="test", venue=self.gateway.id, symbol=SYMBOL,
+                            side=side, type=order_type, quantity=quantity, price=price)
         order.submit(1)
         self.sink.orders[order.client_order_id] = order
         return order

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from libra.core.builder import build_all
 from libra.core.config import load_config
+from libra.kernel.builder import build_all
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 

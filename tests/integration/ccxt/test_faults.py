@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from libra.core.events import Quote, Trade
+from libra.model.events import Quote, Trade
 from libra.model.order_events import OrderAccepted, OrderCancelRejected, OrderRejected
 from libra.model.orders import OrderStatus
 from libra.testing.contract import eventually

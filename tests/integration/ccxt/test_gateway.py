@@ -10,8 +10,8 @@ import pytest
 import structlog
 
 from libra.core.errors import GatewayAuthError, GatewayUnavailable
-from libra.core.events import Bar, OrderBook, Quote
 from libra.gateways.ccxt import CCXTGateway
+from libra.model.events import Bar, OrderBook, Quote
 from libra.model.orders import OrderStatus
 from libra.testing.contract import ccxt_gateway_options, eventually
 

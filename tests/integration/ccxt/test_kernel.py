@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from libra.core.config import KernelConfig
-from libra.core.events import Quote
 from libra.core.kernel import TradingKernel
+from libra.model.events import Quote
 from libra.model.orders import OrderStatus
 from libra.plugins.base import PluginMetadata, StrategyPlugin
 from libra.testing.contract import ccxt_gateway_options, eventually
@@ -22,6 +22,7 @@ class BuyOnFirstQuote(StrategyPlugin):
         self.quotes: list[Quote] = []
         self.fills: list[Any] = []
         self.order: Any = None
+        self.cache: Any = None
 
     @classmethod
     def metadata(cls) -> PluginMetadata:
@@ -36,7 +37,7 @@ class BuyOnFirstQuote(StrategyPlugin):
         return ["NKN/USDT"]
 
     async def initialize(self, context: dict[str, Any]) -> None:
-        return None
+        self.cache = context["cache"]
 
     async def on_data(self, data: Any) -> None:
         if isinstance(data, Quote):
@@ -74,7 +75,7 @@ async def test_kernel_trades_through_the_ccxt_gateway(exchange):
     kernel = TradingKernel(config, strategy_instances={"buyer": strategy})
     await kernel.start()
     try:
-        assert kernel.cache.instrument("NKN/USDT").tick_size == Decimal("0.0001")
+        assert strategy.cache.instrument("NKN/USDT").tick_size == Decimal("0.0001")
         await asyncio.wait_for(exchange.wait_for_subscription("nknusdt@bookTicker"), 5)
         await push_quotes_until(exchange, lambda: strategy.fills)
         await eventually(lambda: strategy.order.status is OrderStatus.FILLED)

@@ -13,6 +13,7 @@ from libra.backtest.api import run_backtest
 from libra.core.config import KernelConfig, load_config
 from libra.core.errors import ConfigError
 from libra.core.kernel import TradingKernel
+from libra.testing.factories import paper_config, paper_gateway
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 
 async def test_backtest_config_trades_the_sample_strategy(freqtrade):
     run = await run_backtest(load_config(CONFIG / "freqtrade-backtest.toml"))
-    strategy = run.kernel.runners["ft-sample"].strategy
+    strategy = run.kernel.strategies["ft-sample"]
     assert len(strategy.closed_trades) == 13
     assert len(run.trades) == 13
     assert {t.exit_reason for t in strategy.closed_trades} == {"roi", "stop_loss"}
@@ -32,7 +33,7 @@ async def test_paper_config_trades_on_the_replay(freqtrade):
     kernel = TradingKernel(KernelConfig.model_validate(raw))
     await kernel.start()
     try:
-        strategy = kernel.runners["ft-sample"].strategy
+        strategy = kernel.strategies["ft-sample"]
         async with asyncio.timeout(60):
             while not strategy.closed_trades:
                 await asyncio.sleep(0.01)
@@ -45,14 +46,10 @@ async def test_paper_config_trades_on_the_replay(freqtrade):
 
 async def test_unsupported_strategy_stops_the_kernel_at_start(freqtrade):
     support = Path(__file__).resolve().parents[2] / "support" / "freqtrade_strategies"
-    config = KernelConfig.model_validate({
-        "environment": "backtest",
-        "gateways": [{"id": "paper", "plugin": "paper", "starting_balances": {"BTC": "1"},
-                      "data": {"source": "replay", "path": "bundled:ETH_BTC-5m",
-                               "symbol": "ETH/BTC"}}],
-        "strategies": [{"id": "short", "plugin": "freqtrade", "symbols": ["ETH/BTC"],
-                        "params": {"strategy": "LibraShort",
-                                   "strategy_path": str(support)}}],
-    })
+    gateway = paper_gateway(symbol="ETH/BTC", data="bundled:ETH_BTC-5m",
+                            balances={"BTC": "1"})
+    short = {"id": "short", "plugin": "freqtrade",
+             "params": {"strategy": "LibraShort", "strategy_path": str(support)}}
+    config = paper_config(short, gateway=gateway, environment="backtest")
     with pytest.raises(ConfigError, match="can_short"):
         await run_backtest(config)

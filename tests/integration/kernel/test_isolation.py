@@ -7,27 +7,22 @@ from typing import Any
 
 from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
-from libra.core.runner import RunnerState
+from libra.core.lifecycle import ComponentState
 from libra.testing import eventually as eventually_
+from libra.testing.factories import RecordingStrategy, paper_config
 
 eventually = functools.partial(eventually_, timeout=20.0)
 
 
 def config(strategies: list[dict[str, Any]], **bus: Any) -> KernelConfig:
-    return KernelConfig.model_validate({
-        "kernel": {"name": "iso"},
-        "bus": bus,
-        "logging": {"heartbeat_interval": 60},
-        "gateways": [{
-            "id": "paper", "plugin": "paper",
-            "starting_balances": {"USD": "100000"},
-            "data": {"source": "replay", "path": "bundled:BTC_USD-1m", "symbol": "BTC/USD",
-                     "speed": 0},
-        }],
-        "strategies": [
-            {"gateway": "paper", "symbols": ["BTC/USD"], **s} for s in strategies
-        ],
-    })
+    """Bundled BTC/USD 1m bars replayed at full speed to ``strategies``."""
+    return paper_config(*strategies, kernel={"name": "iso"}, bus=bus,
+                        logging={"heartbeat_interval": 60})
+
+
+def stats(kernel: TradingKernel, strategy_id: str) -> dict[str, Any]:
+    """Return one strategy's counters as ``kernel.status()`` reports them."""
+    return kernel.status()["strategies"][strategy_id]
 
 
 async def test_a_raising_strategy_stops_alone_after_n_errors():
@@ -39,11 +34,10 @@ async def test_a_raising_strategy_stops_alone_after_n_errors():
     try:
         good = kernel.strategies["good"]
         await eventually(lambda: len(good.seen) >= 2000)
-        bad_runner = kernel.runners["bad"]
-        assert bad_runner.state is RunnerState.FAILED
-        assert bad_runner.errors == 3
+        assert kernel.strategy_state("bad") is ComponentState.FAILED
+        assert stats(kernel, "bad")["errors"] == 3
         assert len(kernel.strategies["bad"].seen) == 3
-        assert kernel.runners["good"].state is RunnerState.RUNNING
+        assert kernel.strategy_state("good") is ComponentState.RUNNING
         assert kernel.failed_strategies == ["bad"]
     finally:
         await kernel.stop()
@@ -67,10 +61,10 @@ async def test_a_slow_strategy_does_not_delay_a_fast_one():
         await eventually(lambda: len(fast.seen) == 45031)
         # All 45,031 bars reached the fast strategy while the slow one took a handful.
         assert len(slow.seen) < 200
-        slow_runner = kernel.runners["slow"]
-        assert slow_runner.depth <= 101  # bounded: 100 queued + the latest conflated
-        assert slow_runner.dropped > 40_000
-        assert kernel.runners["fast"].dropped == 0
+        slow_stats = stats(kernel, "slow")
+        assert slow_stats["inbox"] <= 101  # bounded: 100 queued + the latest conflated
+        assert slow_stats["dropped"] > 40_000
+        assert stats(kernel, "fast")["dropped"] == 0
     finally:
         await kernel.stop()
 
@@ -84,8 +78,7 @@ async def test_lagging_strategy_gets_the_latest_bar_after_conflation():
     try:
         feed = lambda: kernel.gateways["paper"].feed  # noqa: E731
         await eventually(lambda: feed() is not None and feed().finished)
-        runner = kernel.runners["slow"]
-        await eventually(lambda: runner.depth == 0)
+        await eventually(lambda: stats(kernel, "slow")["inbox"] == 0)
         last = kernel.strategies["slow"].seen[-1]
         assert last.ts_event == feed().events[-1].ts_event
     finally:
@@ -93,12 +86,10 @@ async def test_lagging_strategy_gets_the_latest_bar_after_conflation():
 
 
 async def test_on_tick_gets_quotes_and_trades_when_overridden():
-    from libra_test_plugins import Recording
+    from libra.kernel.runner import StrategyRunner
+    from libra.model.events import Bar, Trade
 
-    from libra.core.events import Bar, Trade
-    from libra.core.runner import StrategyRunner
-
-    class TickStrategy(Recording):
+    class TickStrategy(RecordingStrategy):
         async def on_tick(self, tick: Any) -> None:
             self.seen.append(("tick", tick))
 

@@ -14,6 +14,7 @@ from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
 from libra.observability.service import OpsService
 from libra.testing import eventually as _eventually
+from libra.testing.factories import paper_config_data, paper_gateway
 
 TOKEN = "op-token-5f1c2a"
 
@@ -39,20 +40,13 @@ def config_data(speed: float = 0, token: str | None = TOKEN, **sections: Any) ->
         "kernel": {"name": "ops-test", "shutdown_timeout": 5},
         "logging": {"heartbeat_interval": 60, "log_orders": False},
         "http": http,
-        "gateways": [{
-            "id": "paper", "plugin": "paper",
-            "starting_balances": {"USD": "1000000"},
-            "data": {"source": "replay", "path": "bundled:BTC_USD-1m", "symbol": "BTC/USD",
-                     "speed": speed},
-        }],
-        "strategies": [{
-            "id": "sma", "plugin": "sma_cross", "gateway": "paper", "symbols": ["BTC/USD"],
-            "params": {"fast": 5, "slow": 20, "quantity": "0.01"},
-        }],
         "risk": {"max_order_quantity": "5"},
     }
     data.update(sections)
-    return data
+    sma = {"id": "sma", "plugin": "sma_cross",
+           "params": {"fast": 5, "slow": 20, "quantity": "0.01"}}
+    gateway = paper_gateway(balances={"USD": "1000000"}, speed=speed)
+    return paper_config_data(sma, gateway=gateway, **data)
 
 
 class Daemon:

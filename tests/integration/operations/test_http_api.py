@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
 from libra.cli import main as libra_main
-from libra.core.runner import RunnerState
+from libra.core.lifecycle import ComponentState
 from libra.model.orders import OrderStatus
 from libra.trading.risk import TradingState
 
@@ -60,9 +60,12 @@ async def test_metrics_parse_and_move_while_trading(daemon_factory, make_config,
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain")
         first = samples(await response.text())
-    seen = kernel.cache.events_seen
-    await eventually(lambda: kernel.trading.counts.get("filled", 0) >= 2
-                     and kernel.cache.events_seen > seen + 100)
+    def handled() -> int:
+        return kernel.status()["strategies"]["sma"]["events"]
+
+    seen = handled()
+    await eventually(lambda: kernel.status()["orders"].get("filled", 0) >= 2
+                     and handled() > seen + 100)
     async with http.get(daemon.url + "/metrics") as response:
         second = samples(await response.text())
 
@@ -87,29 +90,29 @@ async def test_metrics_parse_and_move_while_trading(daemon_factory, make_config,
 
 async def test_control_needs_the_right_bearer_token(daemon_factory, make_config, http):
     daemon = await daemon_factory(make_config(speed=60))
-    risk = daemon.kernel.trading.risk
+    kernel = daemon.kernel
     async with http.post(daemon.url + "/api/control/halt") as response:
         assert response.status == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
     wrong = {"Authorization": "Bearer not-the-token"}
     async with http.post(daemon.url + "/api/control/halt", headers=wrong) as response:
         assert response.status == 401
-    assert risk.state is TradingState.ACTIVE
+    assert kernel.trading_state is TradingState.ACTIVE
 
     async with http.post(daemon.url + "/api/control/halt", headers=AUTH) as response:
         assert response.status == 200
         assert (await response.json())["trading_state"] == "halted"
-    assert risk.state is TradingState.HALTED
-    order = daemon.kernel.trading.orders_api("sma", "paper").buy_market("BTC/USD", "0.01")
+    assert kernel.trading_state is TradingState.HALTED
+    order = kernel.orders_for("sma").buy_market("BTC/USD", "0.01")
     assert order.status is OrderStatus.DENIED
     assert order.reason.startswith("trading_halted")
 
     async with http.post(daemon.url + "/api/control/reduce", headers=AUTH) as response:
         assert response.status == 200
-    assert risk.state is TradingState.REDUCING
+    assert kernel.trading_state is TradingState.REDUCING
     async with http.post(daemon.url + "/api/control/resume", headers=AUTH) as response:
         assert response.status == 200
-    assert risk.state is TradingState.ACTIVE
+    assert kernel.trading_state is TradingState.ACTIVE
     async with http.post(daemon.url + "/api/control/explode", headers=AUTH) as response:
         assert response.status == 404
 
@@ -119,7 +122,7 @@ async def test_control_is_disabled_without_a_configured_token(daemon_factory, ma
     async with http.post(daemon.url + "/api/control/halt", headers=AUTH) as response:
         assert response.status == 403
         assert "no http.token configured" in (await response.json())["error"]
-    assert daemon.kernel.trading.risk.state is TradingState.ACTIVE
+    assert daemon.kernel.trading_state is TradingState.ACTIVE
 
 
 async def test_flatten_cancels_orders_and_closes_positions(
@@ -127,9 +130,9 @@ async def test_flatten_cancels_orders_and_closes_positions(
     daemon = await daemon_factory(make_config(speed=0))
     kernel = daemon.kernel
     await eventually(lambda: daemon.feed_finished)
-    orders = kernel.trading.orders_api("sma", "paper")
+    orders = kernel.orders_for("sma")
     orders.buy_market("BTC/USD", "0.5")
-    last = kernel.cache.last_price("BTC/USD")
+    last = kernel.portfolio.mark_price("BTC/USD")  # the latest price the kernel saw
     resting = orders.buy_limit("BTC/USD", "0.1", (last / 2).quantize(Decimal("0.01")))
     await eventually(lambda: orders.get_position("BTC/USD").quantity >= Decimal("0.5")
                      and resting.status is OrderStatus.ACCEPTED)
@@ -139,22 +142,22 @@ async def test_flatten_cancels_orders_and_closes_positions(
         body = await response.json()
     assert body["cancel_requested"] == 1
     assert [o["symbol"] for o in body["close_orders"]] == ["BTC/USD"]
-    await eventually(lambda: all(p.is_flat for p in kernel.trading.portfolio.positions()))
-    await eventually(lambda: not kernel.cache.open_orders())
-    closing = kernel.cache.order(body["close_orders"][0]["client_order_id"])
+    await eventually(lambda: all(p.is_flat for p in kernel.portfolio.positions()))
+    await eventually(lambda: not kernel.open_orders())
+    closing = kernel.order(body["close_orders"][0]["client_order_id"])
     assert closing.reduce_only
 
 
 async def test_a_strategy_can_be_stopped_and_started(daemon_factory, make_config, http):
     daemon = await daemon_factory(make_config(speed=60))
-    runner = daemon.kernel.runners["sma"]
+    kernel = daemon.kernel
     async with http.post(daemon.url + "/api/strategies/sma/stop", headers=AUTH) as response:
         assert response.status == 200
         assert (await response.json())["state"] == "stopped"
-    assert runner.state is RunnerState.STOPPED
+    assert kernel.strategy_state("sma") is ComponentState.STOPPED
     async with http.post(daemon.url + "/api/strategies/sma/start", headers=AUTH) as response:
         assert response.status == 200
-    assert runner.state is RunnerState.RUNNING
+    assert kernel.strategy_state("sma") is ComponentState.RUNNING
     async with http.post(daemon.url + "/api/strategies/nope/stop", headers=AUTH) as response:
         assert response.status == 404
 
@@ -163,8 +166,8 @@ async def test_status_reports_strategies_positions_orders_and_risk(
         daemon_factory, make_config, http, eventually):
     daemon = await daemon_factory(make_config(speed=0))
     await eventually(lambda: daemon.feed_finished)
-    daemon.kernel.trading.orders_api("sma", "paper").buy_market("BTC/USD", "0.2")
-    await eventually(lambda: daemon.kernel.trading.portfolio.positions(open_only=True) != [])
+    daemon.kernel.orders_for("sma").buy_market("BTC/USD", "0.2")
+    await eventually(lambda: daemon.kernel.portfolio.positions(open_only=True) != [])
     async with http.get(daemon.url + "/api/status") as response:
         assert response.status == 200
         status = await response.json()
@@ -194,11 +197,11 @@ async def test_libra_ctl_talks_to_the_running_daemon(
     assert await asyncio.to_thread(ctl, "health") == 0
     assert await asyncio.to_thread(ctl, "ready") == 0
     assert await asyncio.to_thread(ctl, "--token-env", "WRONG_TOKEN", "halt") == 1
-    assert daemon.kernel.trading.risk.state is TradingState.ACTIVE
+    assert daemon.kernel.trading_state is TradingState.ACTIVE
     assert await asyncio.to_thread(ctl, "halt") == 0
-    assert daemon.kernel.trading.risk.state is TradingState.HALTED
+    assert daemon.kernel.trading_state is TradingState.HALTED
     assert await asyncio.to_thread(ctl, "stop-strategy", "sma") == 0
-    assert daemon.kernel.runners["sma"].state is RunnerState.STOPPED
+    assert daemon.kernel.strategy_state("sma") is ComponentState.STOPPED
     capsys.readouterr()
     assert await asyncio.to_thread(ctl, "stop-strategy") == 2
 

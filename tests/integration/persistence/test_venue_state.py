@@ -9,9 +9,9 @@ from typing import Any
 from paper_desk import BTC_USDT_VENUE, btc_usdt_quote, engine_on
 
 from libra.core.clock import SimulatedClock
-from libra.core.events import Quote
 from libra.gateways.paper import PaperGateway, PaperGatewayConfig
 from libra.gateways.paper.matching import VenueOrder
+from libra.model.events import Quote
 from libra.persistence import StateStore, read_venue_states
 from libra.persistence.schema import connect_read_only
 

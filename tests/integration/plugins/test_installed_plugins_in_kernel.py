@@ -9,6 +9,7 @@ from libra.core.cache import Cache
 from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
 from libra.testing import eventually as eventually_
+from libra.testing.factories import paper_config_data
 
 CONTEXT_KEYS = {
     "strategy_id", "bus", "cache", "clock", "config", "symbols", "gateway", "orders",
@@ -20,21 +21,12 @@ eventually = functools.partial(eventually_, timeout=20.0)
 
 
 def config() -> KernelConfig:
-    return KernelConfig.model_validate({
-        "kernel": {"name": "third-party"},
-        "logging": {"heartbeat_interval": 60},
-        "gateways": [
-            {"id": "paper", "plugin": "paper", "starting_balances": {"USD": "100000"},
-             "data": {"source": "replay", "path": "bundled:BTC_USD-1m", "symbol": "BTC/USD",
-                      "speed": 0}},
-            {"id": "mx", "plugin": "my_exchange"},
-        ],
-        "strategies": [
-            {"id": "s1", "plugin": "my_strategy", "gateway": "paper", "symbols": ["BTC/USD"],
-             "params": {"threshold": 3}},
-            {"id": "s2", "plugin": "my_awesome_strategy", "gateway": "mx"},
-        ],
-    })
+    """s1 on the bundled BTC/USD replay of a paper venue, s2 on the installed gateway."""
+    data = paper_config_data({"id": "s1", "plugin": "my_strategy", "params": {"threshold": 3}},
+                             kernel={"name": "third-party"}, logging={"heartbeat_interval": 60})
+    data["gateways"].append({"id": "mx", "plugin": "my_exchange"})
+    data["strategies"].append({"id": "s2", "plugin": "my_awesome_strategy", "gateway": "mx"})
+    return KernelConfig.model_validate(data)
 
 
 async def test_installed_strategy_and_gateway_run_in_a_kernel(plugins):

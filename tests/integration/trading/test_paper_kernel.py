@@ -18,6 +18,8 @@ from libra.core.kernel import TradingKernel
 from libra.model.orders import OrderStatus
 from libra.plugins.base import PluginMetadata, StrategyPlugin
 from libra.testing import eventually as eventually_
+from libra.testing.factories import paper_config as paper_kernel_config
+from libra.testing.factories import paper_gateway
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 ETH_BTC_BARS = DATA / "freqtrade" / "derived" / "ETH_BTC-5m.csv"
@@ -30,39 +32,45 @@ eventually = functools.partial(eventually_, timeout=30.0)
 def paper_config(strategy: dict[str, Any]) -> KernelConfig:
     if not ETH_BTC_BARS.is_file():
         pytest.skip(f"shared data file not available: {ETH_BTC_BARS}")
-    return KernelConfig.model_validate({
-        "environment": "paper",
-        "kernel": {"name": "paper-e2e"},
-        "logging": {"heartbeat_interval": 60, "log_orders": False},
-        "gateways": [{
-            "id": "paper", "plugin": "paper",
-            "starting_balances": {"BTC": str(START_BTC)},
-            "data": {"source": "replay", "path": str(ETH_BTC_BARS), "symbol": "ETH/BTC",
-                     "speed": 0},
-        }],
-        "strategies": [{"gateway": "paper", "symbols": ["ETH/BTC"], **strategy}],
-    })
+    gateway = paper_gateway(symbol="ETH/BTC", data=str(ETH_BTC_BARS),
+                            balances={"BTC": str(START_BTC)})
+    return paper_kernel_config(
+        strategy, gateway=gateway, environment="paper", kernel={"name": "paper-e2e"},
+        logging={"heartbeat_interval": 60, "log_orders": False},
+    )
 
 
-async def run_replay(config: KernelConfig) -> tuple[TradingKernel, list[Any]]:
-    """Run the kernel until the replay is played and every strategy has caught up."""
+def caught_up(kernel: TradingKernel) -> bool:
+    """Return whether every strategy's inbox is empty and no order command waits."""
+    inboxes = (s["inbox"] for s in kernel.status()["strategies"].values())
+    # No public door tells whether the execution engine still holds commands to send.
+    return not any(inboxes) and not kernel.trading.has_pending
+
+
+async def run_replay(config: KernelConfig) -> tuple[TradingKernel, list[Any], list[Any]]:
+    """Run the kernel until the replay is played and every strategy has caught up.
+
+    Return the kernel, the fills and every order event published on the bus.
+    """
     kernel = TradingKernel(config)
     kernel.build()
     fills: list[Any] = []
+    order_events: list[Any] = []
     kernel.bus.subscribe("order.*.filled", fills.append)
+    kernel.bus.subscribe("order.*.*", order_events.append)
     await kernel.start()
     try:
         gateway = kernel.gateways["paper"]
         await eventually(lambda: gateway.feed is not None and gateway.feed.finished)
-        await eventually(lambda: all(r.depth == 0 for r in kernel.runners.values())
-                         and not kernel.trading.has_pending)
+        await eventually(lambda: caught_up(kernel))
     finally:
         await kernel.stop()
-    return kernel, fills
+    return kernel, fills, order_events
 
 
-def assert_books_reconcile(kernel: TradingKernel, strategy_id: str, fills: list[Any]) -> None:
-    portfolio = kernel.trading.portfolio
+async def assert_books_reconcile(kernel: TradingKernel, strategy_id: str,
+                                 fills: list[Any]) -> None:
+    portfolio = kernel.portfolio
     signed = sum((f.signed_quantity for f in fills), D(0))
     bought = sum((f.notional for f in fills if f.is_buy), D(0))
     sold = sum((f.notional for f in fills if not f.is_buy), D(0))
@@ -73,26 +81,27 @@ def assert_books_reconcile(kernel: TradingKernel, strategy_id: str, fills: list[
     assert position.quantity == signed
     assert portfolio.balance("paper", "BTC") == START_BTC - bought + sold - fees
     assert portfolio.balance("paper", "ETH") == signed
-    assert portfolio.balances("paper") == kernel.gateways["paper"].matching.balances
+    assert portfolio.balances("paper") == await kernel.gateways["paper"].fetch_balances()
 
 
 async def test_sma_cross_trades_a_real_replay_and_the_books_reconcile():
     config = paper_config({"id": "sma", "plugin": "sma_cross",
                            "params": {"fast": 10, "slow": 30, "quantity": "1"}})
 
-    kernel, fills = await run_replay(config)
+    kernel, fills, order_events = await run_replay(config)
 
     strategy = kernel.strategies["sma"]
     assert len(fills) >= 20
     assert strategy.fills == len(fills)  # on_fill saw every fill
-    assert kernel.runners["sma"].dropped == 0
-    orders = [o for o in kernel.cache.orders.values() if o.strategy_id == "sma"]
-    assert {o.status for o in orders} == {OrderStatus.FILLED}
+    assert kernel.status()["strategies"]["sma"]["dropped"] == 0
+    # Every order placed published an event (submitted or denied).
+    order_ids = {e.client_order_id for e in order_events if e.strategy_id == "sma"}
+    assert {kernel.order(coid).status for coid in order_ids} == {OrderStatus.FILLED}
     buys = [f for f in fills if f.is_buy]
     sells = [f for f in fills if not f.is_buy]
     assert 0 <= len(buys) - len(sells) <= 1  # long only: every sell closes a buy
     assert {f.quantity for f in fills} == {D(1)}
-    assert_books_reconcile(kernel, "sma", fills)
+    await assert_books_reconcile(kernel, "sma", fills)
     assert kernel.state == "stopped"
 
 
@@ -145,7 +154,7 @@ class BareStrategy(StrategyPlugin):
 async def test_order_helpers_work_without_super_calls():
     config = paper_config({"id": "bare", "plugin": f"{__name__}:BareStrategy"})
 
-    kernel, fills = await run_replay(config)
+    kernel, fills, _ = await run_replay(config)
 
     strategy = kernel.strategies["bare"]
     assert isinstance(strategy, BareStrategy)
@@ -158,5 +167,5 @@ async def test_order_helpers_work_without_super_calls():
     assert close.quantity == D(2)
     assert strategy.fills == fills
     assert strategy.updates.count("accepted") == 3
-    assert kernel.trading.portfolio.position("bare", "ETH/BTC").is_flat
-    assert_books_reconcile(kernel, "bare", fills)
+    assert kernel.portfolio.position("bare", "ETH/BTC").is_flat
+    await assert_books_reconcile(kernel, "bare", fills)

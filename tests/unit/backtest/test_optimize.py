@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from libra.backtest.api import optimize_strategy
 from libra.backtest.executors import trial_config, worker_config_data
 from libra.backtest.optimize import (
     Dimension,
@@ -20,10 +19,12 @@ from libra.backtest.optimize import (
     objective_names,
     objective_value,
     optimize,
+    optimize_strategy,
 )
 from libra.core.config import KernelConfig, ParamSpec
 from libra.core.errors import ConfigError
 from libra.strategies.sma_cross import SmaCross, SmaCrossConfig
+from libra.testing.factories import paper_config, paper_gateway
 
 DATA_OPTIONS: dict[str, Any] = {
     "data": "bundled:ETH_BTC-5m", "symbol": "ETH/BTC", "starting_balances": {"BTC": "10"},
@@ -36,17 +37,15 @@ def study_config(tmp_path: Path | None = None, **optimize_section: Any) -> Kerne
     section = {"method": "grid", "trials": 50, "workers": 1, **optimize_section}
     section.setdefault("space", {"fast": {"low": 5, "high": 15, "step": 5},
                                  "slow": {"choices": [40, 60]}})
-    return KernelConfig.model_validate({
-        "environment": "backtest", "log_plugins": False,
-        "logging": {"log_orders": False},
-        "gateways": [{"id": "paper", "plugin": "paper", "starting_balances": {"BTC": "10"},
-                      "data": {"source": "replay", "path": "bundled:ETH_BTC-5m",
-                               "symbol": "ETH/BTC"}}],
-        "strategies": [{"id": "sma", "plugin": "sma_cross", "symbols": ["ETH/BTC"],
-                        "params": {"fast": 10, "slow": 30, "quantity": "1"}}],
-        "backtest": {"start": "2018-01-12", "end": "2018-01-16"},
-        "optimize": section,
-    })
+    gateway = paper_gateway(symbol="ETH/BTC", data="bundled:ETH_BTC-5m",
+                            balances={"BTC": "10"})
+    sma = {"id": "sma", "plugin": "sma_cross",
+           "params": {"fast": 10, "slow": 30, "quantity": "1"}}
+    return paper_config(
+        sma, gateway=gateway, environment="backtest", log_plugins=False,
+        logging={"log_orders": False}, backtest={"start": "2018-01-12", "end": "2018-01-16"},
+        optimize=section,
+    )
 
 
 # -- the space ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from libra.core.cache import Cache
 from libra.core.clock import LiveClock, SimulatedClock, TimeEvent
-from libra.core.events import Bar, OrderBook, Quote, Trade, timeframe_to_ns
+from libra.model.events import Bar, OrderBook, Quote, Trade, timeframe_to_ns
 
 MINUTE = 60_000_000_000
 

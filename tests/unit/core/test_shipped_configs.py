@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from libra.core.builder import build_all
 from libra.core.config import load_config
+from libra.kernel.builder import build_all
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 FILES = sorted(p for p in CONFIG_DIR.iterdir() if p.suffix in (".toml", ".yaml", ".yml"))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from libra.core.events import Bar
 from libra.data import bars_from_ohlcv, infer_timeframe, load_bars
+from libra.model.events import Bar
 
 MINUTE_NS = 60_000_000_000
 

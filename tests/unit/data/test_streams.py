@@ -9,8 +9,8 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from libra.core.events import Trade, timeframe_to_ns
 from libra.data import merge_streams, synthetic_bars
+from libra.model.events import Trade, timeframe_to_ns
 
 
 def trade(ts: int, tag: str) -> Trade:

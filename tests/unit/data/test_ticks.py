@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from libra.core.events import Trade
 from libra.data import DataFormatError, load_quotes, load_trades
+from libra.model.events import Trade
 
 
 def test_freqtrade_trades_json_gz(data_dir: Path) -> None:

@@ -18,23 +18,19 @@ from libra.model.order_events import (
     OrderSubmitted,
     apply_event,
 )
-from libra.model.orders import Order, OrderSide, OrderStatus, OrderType
+from libra.model.orders import Order, OrderStatus, OrderType
+from libra.testing.factories import build_fill, build_order
 
 
 @pytest.fixture
 def order() -> Order:
-    return Order(client_order_id="sma-7", strategy_id="sma", venue="paper", symbol="BTC/USDT",
-                 side=OrderSide.BUY, type=OrderType.MARKET, quantity=Decimal("2"))
+    return build_order(7, type=OrderType.MARKET, quantity="2", price=None)
 
 
 @pytest.fixture
 def fill() -> Fill:
-    return Fill(
-        client_order_id="sma-7", venue_order_id="v7", trade_id="t1", strategy_id="sma",
-        venue="paper", symbol="BTC/USDT", side=OrderSide.BUY, quantity=Decimal("2"),
-        price=Decimal("101.5"), fee=Decimal("0.2"), fee_currency="USDT", liquidity="taker",
-        ts_event=5, ts_recv=6,
-    )
+    return build_fill("2", "101.5", client_order_id="sma-7", venue_order_id="v7", trade_id="t1",
+                      fee="0.2", ts_event=5, ts_recv=6)
 
 
 def test_fill_reads_as_mapping(fill: Fill) -> None:

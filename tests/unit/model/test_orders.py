@@ -5,7 +5,6 @@ from typing import Any
 import pytest
 
 from libra.core.errors import InvalidOrderTransition, LibraError, OverfillError
-from libra.model.fills import Fill
 from libra.model.orders import (
     ORDER_TRANSITIONS,
     TERMINAL_STATUSES,
@@ -15,43 +14,7 @@ from libra.model.orders import (
     OrderType,
     TimeInForce,
 )
-
-
-def make_order(**overrides: Any) -> Order:
-    fields: dict[str, Any] = {
-        "client_order_id": "sma-1",
-        "strategy_id": "sma",
-        "venue": "paper",
-        "symbol": "BTC/USDT",
-        "side": OrderSide.BUY,
-        "type": OrderType.LIMIT,
-        "quantity": Decimal("1"),
-        "price": Decimal("100"),
-        "ts_init": 1,
-    }
-    fields.update(overrides)
-    return Order(**fields)
-
-
-def make_fill(quantity: str, price: str = "100", trade_id: str = "t1", **overrides: Any) -> Fill:
-    fields: dict[str, Any] = {
-        "client_order_id": "sma-1",
-        "venue_order_id": "v1",
-        "trade_id": trade_id,
-        "strategy_id": "sma",
-        "venue": "paper",
-        "symbol": "BTC/USDT",
-        "side": OrderSide.BUY,
-        "quantity": Decimal(quantity),
-        "price": Decimal(price),
-        "fee": Decimal("0.1"),
-        "fee_currency": "USDT",
-        "liquidity": "taker",
-        "ts_event": 10,
-        "ts_recv": 11,
-    }
-    fields.update(overrides)
-    return Fill(**fields)
+from libra.testing.factories import build_fill, build_order
 
 
 def state(order: Order) -> tuple[object, ...]:
@@ -60,7 +23,7 @@ def state(order: Order) -> tuple[object, ...]:
 
 
 def test_new_order() -> None:
-    order = make_order()
+    order = build_order()
     assert order.status is OrderStatus.INITIALIZED
     assert order.leaves_quantity == Decimal("1")
     assert order.avg_fill_price is None
@@ -71,15 +34,15 @@ def test_new_order() -> None:
 
 
 def test_happy_path_with_partial_fills() -> None:
-    order = make_order(quantity=Decimal("3"))
+    order = build_order(quantity=Decimal("3"))
     assert order.submit(2)
     assert order.accept("v1", 3)
     assert order.status is OrderStatus.ACCEPTED
     assert order.is_open
 
-    assert order.apply_fill(make_fill("1", "100", "t1"))
+    assert order.apply_fill(build_fill("1", "100", trade_id="t1", fee="0.1"))
     assert order.status is OrderStatus.PARTIALLY_FILLED
-    assert order.apply_fill(make_fill("2", "103", "t2"))
+    assert order.apply_fill(build_fill("2", "103", trade_id="t2", fee="0.1"))
 
     assert order.status is OrderStatus.FILLED
     assert order.is_closed
@@ -92,9 +55,9 @@ def test_happy_path_with_partial_fills() -> None:
 
 
 def test_fill_on_submitted_before_ack() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(2)
-    assert order.apply_fill(make_fill("0.4", venue_order_id="v9"))
+    assert order.apply_fill(build_fill("0.4", venue_order_id="v9"))
     assert order.status is OrderStatus.PARTIALLY_FILLED
     assert order.venue_order_id == "v9"
 
@@ -103,7 +66,7 @@ def test_fill_on_submitted_before_ack() -> None:
 
 
 def test_late_ack_records_venue_order_id() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(2)
     order.request_cancel(3)
     assert not order.accept("v5", 4)
@@ -112,22 +75,22 @@ def test_late_ack_records_venue_order_id() -> None:
 
 
 def test_duplicate_fill_changes_nothing() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(2)
-    order.apply_fill(make_fill("0.5", trade_id="t1"))
+    order.apply_fill(build_fill("0.5", trade_id="t1"))
     before = state(order)
-    assert not order.apply_fill(make_fill("0.5", trade_id="t1"))
-    assert not order.apply_fill(make_fill("0.2", "999", trade_id="t1"))
+    assert not order.apply_fill(build_fill("0.5", trade_id="t1"))
+    assert not order.apply_fill(build_fill("0.2", "999", trade_id="t1"))
     assert state(order) == before
 
 
 def test_overfill_is_refused_and_changes_nothing() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(2)
-    order.apply_fill(make_fill("0.75", trade_id="t1"))
+    order.apply_fill(build_fill("0.75", trade_id="t1"))
     before = state(order)
     with pytest.raises(OverfillError, match="overfill") as info:
-        order.apply_fill(make_fill("0.5", trade_id="t2"))
+        order.apply_fill(build_fill("0.5", trade_id="t2"))
     assert state(order) == before
     assert isinstance(info.value, LibraError)
     assert info.value.client_order_id == "sma-1"
@@ -135,24 +98,24 @@ def test_overfill_is_refused_and_changes_nothing() -> None:
 
 
 def test_fill_after_cancel_completing_the_order() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(2)
     order.accept("v1", 3)
-    order.apply_fill(make_fill("0.5", trade_id="t1"))
+    order.apply_fill(build_fill("0.5", trade_id="t1"))
     order.request_cancel(4)
     order.cancel(5)
     assert order.is_closed
 
-    assert order.apply_fill(make_fill("0.5", trade_id="t2"))
+    assert order.apply_fill(build_fill("0.5", trade_id="t2"))
     assert order.status is OrderStatus.FILLED
     assert order.filled_quantity == Decimal("1")
 
 
 def test_partial_fill_after_cancel_stays_canceled() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(2)
     order.cancel(5)
-    assert order.apply_fill(make_fill("0.3"))
+    assert order.apply_fill(build_fill("0.3"))
     assert order.status is OrderStatus.CANCELED
     assert order.filled_quantity == Decimal("0.3")
     assert order.leaves_quantity == 0
@@ -160,18 +123,18 @@ def test_partial_fill_after_cancel_stays_canceled() -> None:
 
 @pytest.mark.parametrize("status_method", ["request_cancel", "expire"])
 def test_fill_while_pending_cancel_or_expired(status_method: str) -> None:
-    order = make_order()
+    order = build_order()
     order.submit(2)
     getattr(order, status_method)(3)
     status = order.status
-    order.apply_fill(make_fill("0.5", trade_id="t1"))
+    order.apply_fill(build_fill("0.5", trade_id="t1"))
     assert order.status is status
-    order.apply_fill(make_fill("0.5", trade_id="t2"))
+    order.apply_fill(build_fill("0.5", trade_id="t2"))
     assert order.status is OrderStatus.FILLED
 
 
 def test_cancel_rejected_returns_to_working() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(2)
     order.accept("v1", 3)
     order.request_cancel(4)
@@ -179,23 +142,23 @@ def test_cancel_rejected_returns_to_working() -> None:
     assert order.status is OrderStatus.ACCEPTED
     assert order.reason == "too late"
 
-    order.apply_fill(make_fill("0.5"))
+    order.apply_fill(build_fill("0.5"))
     order.request_cancel(6)
     order.reject_cancel("still no", 7)
     assert order.status is OrderStatus.PARTIALLY_FILLED
 
 
 def test_cancel_rejected_after_fill_only_records_reason() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(2)
     order.request_cancel(3)
-    order.apply_fill(make_fill("1"))
+    order.apply_fill(build_fill("1"))
     assert not order.reject_cancel("order filled", 4)
     assert order.status is OrderStatus.FILLED
 
 
 def test_illegal_transition_names_states_and_order() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(2)
     order.reject("insufficient balance", 3)
     before = state(order)
@@ -208,27 +171,27 @@ def test_illegal_transition_names_states_and_order() -> None:
 @pytest.mark.parametrize("status", [OrderStatus.INITIALIZED, OrderStatus.REJECTED,
                                     OrderStatus.DENIED])
 def test_fill_refused_in_unfillable_status(status: OrderStatus) -> None:
-    order = make_order()
+    order = build_order()
     if status is OrderStatus.REJECTED:
         order.submit(1)
         order.reject("no", 2)
     elif status is OrderStatus.DENIED:
         order.deny("max notional", 2)
     with pytest.raises(InvalidOrderTransition, match="-> filled"):
-        order.apply_fill(make_fill("0.5"))
+        order.apply_fill(build_fill("0.5"))
     assert order.filled_quantity == 0
 
 
 def test_fill_on_filled_order_is_an_overfill() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(1)
-    order.apply_fill(make_fill("1", trade_id="t1"))
+    order.apply_fill(build_fill("1", trade_id="t1"))
     with pytest.raises(OverfillError):
-        order.apply_fill(make_fill("0.1", trade_id="t2"))
+        order.apply_fill(build_fill("0.1", trade_id="t2"))
 
 
 def test_deny_before_submit() -> None:
-    order = make_order()
+    order = build_order()
     assert order.deny("max_order_notional exceeded", 2)
     assert order.status is OrderStatus.DENIED
     assert order.reason == "max_order_notional exceeded"
@@ -237,7 +200,7 @@ def test_deny_before_submit() -> None:
 
 
 def test_repeated_report_is_a_no_op() -> None:
-    order = make_order()
+    order = build_order()
     assert order.submit(2)
     assert not order.submit(3)
     assert order.cancel(4)
@@ -253,22 +216,22 @@ def test_terminal_statuses_have_no_exit_but_late_fill() -> None:
 
 
 def test_fill_side_must_match() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(1)
     with pytest.raises(ValueError, match="side"):
-        order.apply_fill(make_fill("0.5", side=OrderSide.SELL))
+        order.apply_fill(build_fill("0.5", side=OrderSide.SELL))
     assert order.filled_quantity == 0
 
 
 def test_fill_quantity_must_be_positive() -> None:
-    order = make_order()
+    order = build_order()
     order.submit(1)
     with pytest.raises(ValueError, match="fill quantity"):
-        order.apply_fill(make_fill("0"))
+        order.apply_fill(build_fill("0"))
 
 
 def test_order_reads_as_mapping() -> None:
-    order = make_order()
+    order = build_order()
     assert isinstance(order, Mapping)
     assert order["status"] == "initialized"
     assert order["side"] == "buy"
@@ -296,12 +259,12 @@ def test_order_reads_as_mapping() -> None:
 )
 def test_invalid_orders_are_refused(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        make_order(**overrides)
+        build_order(**overrides)
 
 
 def test_market_and_stop_orders() -> None:
-    market = make_order(type=OrderType.MARKET, price=None, side="sell")
+    market = build_order(type=OrderType.MARKET, price=None, side="sell")
     assert market.side is OrderSide.SELL
     assert not market.is_buy
-    stop = make_order(type=OrderType.STOP_MARKET, price=None, trigger_price=Decimal("90"))
+    stop = build_order(type=OrderType.STOP_MARKET, price=None, trigger_price=Decimal("90"))
     assert stop.trigger_price == Decimal("90")

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from libra.core.errors import InvalidOrderTransition, OverfillError
-from libra.model.fills import Fill
-from libra.model.orders import ORDER_TRANSITIONS, Order, OrderSide, OrderStatus, OrderType
+from libra.model.orders import ORDER_TRANSITIONS, Order, OrderSide, OrderStatus
+from libra.testing.factories import build_fill, build_order
 
 _STICKY = {OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.DENIED}
 _LATE_FILL_ONLY = {OrderStatus.CANCELED, OrderStatus.EXPIRED}
@@ -30,14 +30,6 @@ actions = st.one_of(
 )
 
 
-def make_fill(trade_id: str, quantity: Decimal, price: Decimal, ts: int) -> Fill:
-    return Fill(
-        client_order_id="p-1", venue_order_id="v1", trade_id=trade_id, strategy_id="p",
-        venue="paper", symbol="BTC/USDT", side=OrderSide.SELL, quantity=quantity, price=price,
-        fee=Decimal("0.01"), fee_currency="USDT", liquidity="maker", ts_event=ts, ts_recv=ts,
-    )
-
-
 def state(order: Order) -> tuple[object, ...]:
     return (order.status, order.filled_quantity, order.avg_fill_price, order.venue_order_id,
             dict(order.fees), frozenset(order.trade_ids), order.ts_last)
@@ -46,7 +38,9 @@ def state(order: Order) -> tuple[object, ...]:
 def run(order: Order, action: tuple[Any, ...], ts: int) -> bool:
     name = action[0]
     if name == "fill":
-        return order.apply_fill(make_fill(action[1], action[2], action[3], ts))
+        fill = build_fill(action[2], action[3], order=order, trade_id=action[1], fee="0.01",
+                          liquidity="maker", ts_event=ts)
+        return order.apply_fill(fill)
     if name == "accept":
         return order.accept(action[1], ts)
     if name in ("reject", "deny", "reject_cancel"):
@@ -60,9 +54,7 @@ def run(order: Order, action: tuple[Any, ...], ts: int) -> bool:
 def test_order_invariants_hold_for_any_report_sequence(
     quantity: Decimal, steps: list[tuple[Any, ...]]
 ) -> None:
-    order = Order(client_order_id="p-1", strategy_id="p", venue="paper", symbol="BTC/USDT",
-                  side=OrderSide.SELL, type=OrderType.LIMIT, quantity=quantity,
-                  price=Decimal("100"))
+    order = build_order(strategy_id="p", side=OrderSide.SELL, quantity=quantity)
     applied: dict[str, tuple[Decimal, Decimal]] = {}
     for ts, action in enumerate(steps, start=1):
         before = state(order)

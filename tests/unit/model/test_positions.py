@@ -1,31 +1,14 @@
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from libra.model.fills import Fill
-from libra.model.orders import OrderSide
 from libra.model.positions import Position, PositionSide
+from libra.testing.factories import build_fill
 
 
 @pytest.fixture
 def position() -> Position:
     return Position(strategy_id="sma", venue="paper", symbol="BTC/USDT", base="BTC", quote="USDT")
-
-
-_TRADE_IDS = iter(range(10**9))
-
-
-def fill(side: str, quantity: str, price: str, fee: str = "0", fee_currency: str = "USDT",
-         **overrides: Any) -> Fill:
-    fields: dict[str, Any] = {
-        "client_order_id": "sma-1", "venue_order_id": None, "trade_id": f"t{next(_TRADE_IDS)}",
-        "strategy_id": "sma", "venue": "paper", "symbol": "BTC/USDT", "side": OrderSide(side),
-        "quantity": Decimal(quantity), "price": Decimal(price), "fee": Decimal(fee),
-        "fee_currency": fee_currency, "liquidity": "taker", "ts_event": 1, "ts_recv": 1,
-    }
-    fields.update(overrides)
-    return Fill(**fields)
 
 
 def test_new_position_is_flat(position: Position) -> None:
@@ -37,8 +20,8 @@ def test_new_position_is_flat(position: Position) -> None:
 
 
 def test_increase_averages_the_entry(position: Position) -> None:
-    position.apply_fill(fill("buy", "1", "100"))
-    position.apply_fill(fill("buy", "3", "120"))
+    position.apply_fill(build_fill("1", "100", side="buy"))
+    position.apply_fill(build_fill("3", "120", side="buy"))
     assert position.quantity == Decimal("4")
     assert position.avg_entry_price == Decimal("115")
     assert position.is_long
@@ -47,44 +30,44 @@ def test_increase_averages_the_entry(position: Position) -> None:
 
 
 def test_reduce_realizes_against_the_average(position: Position) -> None:
-    position.apply_fill(fill("buy", "2", "100"))
-    position.apply_fill(fill("buy", "2", "110"))
-    position.apply_fill(fill("sell", "1", "120"))
+    position.apply_fill(build_fill("2", "100", side="buy"))
+    position.apply_fill(build_fill("2", "110", side="buy"))
+    position.apply_fill(build_fill("1", "120", side="sell"))
     assert position.realized_pnl == Decimal("15")
     assert position.quantity == Decimal("3")
     assert position.avg_entry_price == Decimal("105")
 
 
 def test_close_realizes_everything(position: Position) -> None:
-    position.apply_fill(fill("buy", "3", "100"))
-    position.apply_fill(fill("sell", "1", "90"))
-    position.apply_fill(fill("sell", "2", "130"))
+    position.apply_fill(build_fill("3", "100", side="buy"))
+    position.apply_fill(build_fill("1", "90", side="sell"))
+    position.apply_fill(build_fill("2", "130", side="sell"))
     assert position.is_flat
     assert position.cost == 0
     assert position.realized_pnl == Decimal("50")
 
 
 def test_short_position(position: Position) -> None:
-    position.apply_fill(fill("sell", "2", "100"))
+    position.apply_fill(build_fill("2", "100", side="sell"))
     assert position.is_short
     assert position.side == "short"
     assert position.avg_entry_price == Decimal("100")
     assert position.unrealized_pnl(Decimal("90")) == Decimal("20")
     assert position.market_value(Decimal("90")) == Decimal("-180")
     assert position.notional(Decimal("90")) == Decimal("180")
-    position.apply_fill(fill("buy", "1", "90"))
+    position.apply_fill(build_fill("1", "90", side="buy"))
     assert position.realized_pnl == Decimal("10")
 
 
 def test_flip_through_zero(position: Position) -> None:
-    position.apply_fill(fill("buy", "1", "100", ts_event=1))
-    position.apply_fill(fill("sell", "3", "110", ts_event=2))
+    position.apply_fill(build_fill("1", "100", side="buy", ts_event=1))
+    position.apply_fill(build_fill("3", "110", side="sell", ts_event=2))
     assert position.realized_pnl == Decimal("10")
     assert position.quantity == Decimal("-2")
     assert position.avg_entry_price == Decimal("110")
     assert position.ts_opened == 2
 
-    position.apply_fill(fill("buy", "5", "100", ts_event=3))
+    position.apply_fill(build_fill("5", "100", side="buy", ts_event=3))
     assert position.realized_pnl == Decimal("30")
     assert position.quantity == Decimal("3")
     assert position.avg_entry_price == Decimal("100")
@@ -93,9 +76,9 @@ def test_flip_through_zero(position: Position) -> None:
 
 def test_partial_reduce_with_inexact_average(position: Position) -> None:
     """Realized plus unrealized stays exact when the average price does not divide evenly."""
-    position.apply_fill(fill("buy", "1", "100"))
-    position.apply_fill(fill("buy", "2", "101"))
-    position.apply_fill(fill("sell", "1", "102"))
+    position.apply_fill(build_fill("1", "100", side="buy"))
+    position.apply_fill(build_fill("2", "101", side="buy"))
+    position.apply_fill(build_fill("1", "102", side="sell"))
     mark = Decimal("99")
     paid = Decimal("100") + Decimal("202") - Decimal("102")
     assert position.total_pnl(mark) == position.quantity * mark - paid
@@ -103,16 +86,16 @@ def test_partial_reduce_with_inexact_average(position: Position) -> None:
 
 
 def test_fees_are_kept_apart_from_realized_pnl(position: Position) -> None:
-    position.apply_fill(fill("buy", "1", "100", fee="0.1"))
-    position.apply_fill(fill("sell", "1", "110", fee="0.11"))
+    position.apply_fill(build_fill("1", "100", side="buy", fee="0.1"))
+    position.apply_fill(build_fill("1", "110", side="sell", fee="0.11"))
     assert position.realized_pnl == Decimal("10")
     assert position.fees == Decimal("0.21")
     assert position.net_realized_pnl == Decimal("9.79")
 
 
 def test_fees_in_base_and_other_currencies(position: Position) -> None:
-    position.apply_fill(fill("buy", "1", "100", fee="0.001", fee_currency="BTC"))
-    position.apply_fill(fill("buy", "1", "100", fee="0.05", fee_currency="BNB"))
+    position.apply_fill(build_fill("1", "100", side="buy", fee="0.001", fee_currency="BTC"))
+    position.apply_fill(build_fill("1", "100", side="buy", fee="0.05", fee_currency="BNB"))
     assert position.fees == Decimal("0.1")
     assert position.other_fees == {"BNB": Decimal("0.05")}
     assert position.quantity == Decimal("2")
@@ -120,12 +103,13 @@ def test_fees_in_base_and_other_currencies(position: Position) -> None:
 
 def test_fill_for_another_symbol_is_refused(position: Position) -> None:
     with pytest.raises(ValueError, match="ETH/USDT"):
-        position.apply_fill(fill("buy", "1", "100", symbol="ETH/USDT"))
+        position.apply_fill(build_fill("1", "100", side="buy", symbol="ETH/USDT"))
 
 
 def test_snapshot_round_trip(position: Position) -> None:
-    position.apply_fill(fill("buy", "1", "100", fee="0.1", ts_event=7))
-    position.apply_fill(fill("buy", "1", "100", fee="0.01", fee_currency="BNB", ts_event=8))
+    position.apply_fill(build_fill("1", "100", side="buy", fee="0.1", ts_event=7))
+    position.apply_fill(build_fill("1", "100", side="buy", fee="0.01", fee_currency="BNB",
+                                   ts_event=8))
     data = position.snapshot()
     assert data["quantity"] == "2"
     assert data["side"] == "long"
@@ -134,7 +118,7 @@ def test_snapshot_round_trip(position: Position) -> None:
 
 
 def test_position_reads_as_mapping(position: Position) -> None:
-    position.apply_fill(fill("buy", "1", "100"))
+    position.apply_fill(build_fill("1", "100", side="buy"))
     assert position["quantity"] == Decimal("1")
     assert position["avg_entry_price"] == Decimal("100")
     assert position.get("symbol") == "BTC/USDT"

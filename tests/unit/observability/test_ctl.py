@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from libra.observability.ctl import EXIT_FAILED, EXIT_USAGE, main, resolve_url
+from libra.cli.ctl import EXIT_FAILED, EXIT_USAGE, main, resolve_url
 
 
 def free_port() -> int:

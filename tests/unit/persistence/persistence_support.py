@@ -1,14 +1,15 @@
-"""Builders for orders, fills and events shared by the persistence tests."""
+"""Orders, fills and events of the persistence tests: ``libra.testing.factories`` with
+the persistence tests' ids (``s1-<n>``) and times (``T0``)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from libra.model.fills import Fill
 from libra.model.order_events import apply_event
-from libra.model.orders import Order, OrderSide, OrderType
+from libra.model.orders import Order
 from libra.persistence import StateStore
+from libra.testing import factories
 
 T0 = 1_700_000_000_000_000_000
 
@@ -16,20 +17,18 @@ T0 = 1_700_000_000_000_000_000
 def build_order(number: int, *, side: str = "buy", quantity: str = "2", price: str = "100",
                 strategy_id: str = "s1", venue: str = "paper",
                 symbol: str = "BTC/USDT") -> Order:
-    """Return an INITIALIZED limit order ``<strategy_id>-<number>``."""
-    return Order(client_order_id=f"{strategy_id}-{number}", strategy_id=strategy_id, venue=venue,
-                 symbol=symbol, side=OrderSide(side), type=OrderType.LIMIT,
-                 quantity=Decimal(quantity), price=Decimal(price), ts_init=T0 + number)
+    """Return an INITIALIZED limit order ``<strategy_id>-<number>`` stamped ``T0 + number``."""
+    return factories.build_order(number, side=side, quantity=quantity, price=price,
+                                 strategy_id=strategy_id, venue=venue, symbol=symbol,
+                                 ts_init=T0 + number)
 
 
 def build_fill(order: Order, trade_id: str, quantity: str, price: str, *, ts: int = 0,
                fee: str = "0.1") -> Fill:
-    """Return a fill of ``order`` (taker, fee in the quote currency)."""
-    return Fill(client_order_id=order.client_order_id, venue_order_id="V-" + order.client_order_id,
-                trade_id=trade_id, strategy_id=order.strategy_id, venue=order.venue,
-                symbol=order.symbol, side=order.side, quantity=Decimal(quantity),
-                price=Decimal(price), fee=Decimal(fee), fee_currency="USDT", liquidity="taker",
-                ts_event=ts or T0 + 1000, ts_recv=ts or T0 + 1000)
+    """Return a fill of ``order`` (taker, fee in the quote currency) at ``ts`` or T0 + 1000."""
+    return factories.build_fill(quantity, price, order=order, trade_id=trade_id, fee=fee,
+                                venue_order_id="V-" + order.client_order_id,
+                                ts_event=ts or T0 + 1000)
 
 
 def apply_and_record(store: StateStore, order: Order, event: Any) -> None:

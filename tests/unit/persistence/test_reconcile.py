@@ -108,7 +108,7 @@ async def test_missed_fills_are_applied_through_the_engine_exactly_once() -> Non
     venue = FakeVenue(orders={order.client_order_id: _venue_report(order, "filled", "2")},
                       fills=[missed])
     engine = ExecutionEngine(MessageBus(), Cache(), SimulatedClock(), RiskConfig(),
-                             log_orders=False)
+                             log_orders=False, simulated=True)
     restore_into(engine, state)
 
     for _ in range(2):  # a second reconciliation finds nothing new
@@ -140,7 +140,7 @@ async def test_venue_only_order_is_adopted_by_policy() -> None:
     fill = build_fill(build_order(9, strategy_id="manual"), "T9", "0.5", "100")
     venue = FakeVenue([stranger], fills=[fill])
     engine = ExecutionEngine(MessageBus(), Cache(), SimulatedClock(), RiskConfig(),
-                             log_orders=False)
+                             log_orders=False, simulated=True)
 
     report = await reconcile(venue, "paper", _state(), venue_only="adopt", confirm_delay=0)
     apply_reconciliation(engine, report)
@@ -155,7 +155,7 @@ async def test_venue_only_order_is_adopted_by_policy() -> None:
 async def test_venue_only_order_is_canceled_by_policy() -> None:
     stranger = _venue_report(build_order(9, strategy_id="manual"), "open")
     engine = ExecutionEngine(MessageBus(), Cache(), SimulatedClock(), RiskConfig(),
-                             log_orders=False)
+                             log_orders=False, simulated=True)
 
     report = await reconcile(FakeVenue([stranger]), "paper", _state(), venue_only="cancel",
                              confirm_delay=0)

@@ -9,8 +9,8 @@ from typing import Any
 from paper_desk import wire_paper_engine
 
 from libra.core.clock import SimulatedClock
-from libra.core.events import Quote
 from libra.gateways.paper import PaperGateway
+from libra.model.events import Quote
 from libra.model.orders import OrderStatus
 from libra.persistence import StateStore, restore_into
 from libra.trading.execution import ExecutionEngine

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from libra.core.builder import build_all
 from libra.core.config import KernelConfig, load_config
 from libra.core.errors import ConfigError
+from libra.kernel.builder import build_all
 from libra.plugins.base import GatewayPlugin, StrategyPlugin
 
 GUIDE = Path(__file__).resolve().parents[3] / "docs" / "plugin_development.md"

@@ -10,8 +10,8 @@ import pytest
 from paper_desk import wire_paper_engine
 
 from libra.core.clock import LiveClock, SimulatedClock
-from libra.core.events import Quote
 from libra.gateways.paper import PaperGateway
+from libra.model.events import Quote
 from libra.model.fills import Fill
 from libra.model.orders import OrderStatus, OrderType
 from libra.trading.execution import ExecutionEngine
@@ -28,7 +28,7 @@ QUOTE = Quote(venue="paper", symbol="BTC/USDT", bid=D("99.99"), ask=D("100.01"),
 async def engine_with_venue(clock: Any) -> tuple[ExecutionEngine, PaperGateway, list[Any]]:
     engine, gateway = await wire_paper_engine(clock, VENUE)
     sink: list[Any] = []
-    engine.register_strategy("s1", sink.append)
+    engine.bus.subscribe("order.s1.*", sink.append)
     gateway.on_market_data(QUOTE)
     return engine, gateway, sink
 
@@ -67,7 +67,7 @@ async def test_a_fill_moves_position_and_cash(simulated):
     assert position.quantity == D("0.5")
     assert position.avg_entry_price == D("100.01")
     assert engine.portfolio.balance("paper", "USDT") == D("100000") - D("50.005") - D("0.050005")
-    assert engine.portfolio.balances("paper") == gateway.matching.balances
+    assert engine.portfolio.balances("paper") == await gateway.fetch_balances()
     assert engine.total_pnl() == D("-0.050005") + D("0.5") * (D("100.00") - D("100.01"))
 
 
@@ -120,7 +120,7 @@ async def test_a_repeated_fill_is_applied_once(simulated):
     orders = engine.orders_api("s1", "paper")
     order = orders.buy_market("BTC/USDT", "0.5")
     await engine.flush()
-    (fill,) = gateway.matching.fills
+    (fill,) = await gateway.fetch_fills()
 
     engine.on_order_event(fill)
 

@@ -16,10 +16,11 @@ from paper_desk import wire_paper_engine
 
 from libra.core.clock import SimulatedClock
 from libra.core.config import RiskConfig
-from libra.core.events import Quote
 from libra.gateways.paper import PaperGateway
+from libra.model.events import Quote
 from libra.model.order_events import OrderDenied
-from libra.model.orders import Order, OrderSide, OrderStatus, OrderType
+from libra.model.orders import Order, OrderStatus
+from libra.testing.factories import build_order
 from libra.trading.execution import ExecutionEngine
 from libra.trading.orders_api import StrategyOrders
 from libra.trading.risk import TradingState
@@ -76,7 +77,7 @@ async def make_desk():
         engine, gateway = await wire_paper_engine(clock, VENUE, RiskConfig(**risk))
         bus = engine.bus
         desk = Desk(engine, clock, gateway, engine.orders_api("s1", "paper"))
-        engine.register_strategy("s1", desk.events.append)
+        engine.bus.subscribe("order.s1.*", desk.events.append)
         bus.subscribe("order.*.denied", desk.on_bus.append)
         desk.feed(quote("99.99", "100.01"))
         return desk
@@ -196,9 +197,8 @@ async def test_instrument_limits(make_desk, spec, reason):
 async def test_instrument_steps_for_orders_built_by_hand(make_desk, quantity, price, reason):
     """``create`` rounds to the steps; an order built by hand may not, and is denied."""
     desk = await make_desk()
-    order = Order(client_order_id=desk.engine.id_generator("s1").next(), strategy_id="s1",
-                  venue="paper", symbol="BTC/USDT", side=OrderSide.BUY, type=OrderType.LIMIT,
-                  quantity=D(quantity), price=D(price))
+    order = build_order(client_order_id=desk.engine.id_generator("s1").next(), strategy_id="s1",
+                        quantity=D(quantity), price=D(price))
 
     desk.orders.submit_order(order)
 
@@ -311,7 +311,7 @@ async def test_rate_limit_per_strategy_does_not_limit_another_strategy(make_desk
     desk = await make_desk(max_orders_per_second=1)
     other = desk.engine.orders_api("s2", "paper")
     other_events: list[Any] = []
-    desk.engine.register_strategy("s2", other_events.append)
+    desk.engine.bus.subscribe("order.s2.*", other_events.append)
 
     mine = [await desk.send("buy", "0.1") for _ in range(2)]
     theirs = await desk.send("buy", "0.1", orders=other)
@@ -325,7 +325,7 @@ async def test_global_rate_limit_counts_every_strategy(make_desk):
     desk = await make_desk(max_orders_per_second_global=3)
     other = desk.engine.orders_api("s2", "paper")
     other_events: list[Any] = []
-    desk.engine.register_strategy("s2", other_events.append)
+    desk.engine.bus.subscribe("order.s2.*", other_events.append)
 
     passed = [await desk.send("buy", "0.1"), await desk.send("buy", "0.1", orders=other),
               await desk.send("buy", "0.1")]

@@ -99,7 +99,7 @@ async def open_venue(options: dict[str, Any], risk: RiskConfig | None = None) ->
     engine, gateway = await wire_paper_engine(clock, options, risk, reports)
     orders = engine.orders_api("s1", "paper")
     venue = Venue(engine.bus, engine.cache, clock, engine, gateway, orders, reports=reports)
-    engine.register_strategy("s1", venue.events.append)
+    engine.bus.subscribe("order.s1.*", venue.events.append)
     return venue
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, RootModel, ValidationError
 
 from libra.core.config import GatewayConfig, KernelConfig, StrategyConfig, config_error_from
 from libra.core.errors import ConfigError, PluginError, PluginNotFoundError
@@ -20,22 +21,50 @@ from libra.plugins.loader import load_gateway, load_strategy
 
 
 def validate_options(
-    model: type[BaseModel] | None, options: dict[str, Any], where: str
+    model: type[BaseModel] | None,
+    options: dict[str, Any],
+    where: str,
+    path: Path | str | None = None,
 ) -> Any:
-    """Validate plugin options with the plugin's model; plain dict if it has none."""
+    """Validate plugin options with the plugin's model; plain dict if it has none.
+
+    Unknown keys are refused even when the model leaves pydantic's ``extra`` unset
+    (whose default silently ignores them): a misspelt option must not pass for its
+    default. A model that sets ``extra`` itself (``"allow"``, ``"ignore"``) keeps its choice.
+
+    Raises:
+        ConfigError: naming ``path`` (the config file, when known) and each field path
+            under ``where``, e.g. ``strategies[0].params.periodd: unknown key``.
+    """
     if model is None:
         return dict(options)
     try:
+        if model.model_config.get("extra") is None and not issubclass(model, RootModel):
+            _forbidding_unknown_keys(model).model_validate(options)
         return model.model_validate(options)
     except ValidationError as exc:
-        raise config_error_from(exc, None, prefix=where) from None
+        raise config_error_from(exc, path, prefix=where) from None
 
 
-def build_gateway(cfg: GatewayConfig, index: int) -> GatewayPlugin:
-    """Instantiate one configured gateway with validated options."""
+def _forbidding_unknown_keys(model: type[BaseModel]) -> type[BaseModel]:
+    """Return a subclass of ``model`` that refuses unknown keys, to check options with.
+
+    The options are then validated by ``model`` itself, so the plugin gets an instance
+    of its own class.
+    """
+    namespace = {"model_config": ConfigDict(extra="forbid"), "__module__": model.__module__,
+                 "__qualname__": model.__qualname__}
+    return type(model.__name__, (model,), namespace)
+
+
+def build_gateway(
+    cfg: GatewayConfig, index: int, path: Path | str | None = None
+) -> GatewayPlugin:
+    """Instantiate one configured gateway with validated options (``path``: the config file)."""
     where = f"gateways[{index}]"
     cls = _load(load_gateway, cfg.plugin, f"{where}.plugin")
-    options = validate_options(getattr(cls, "config_model", None), cfg.plugin_options(), where)
+    options = validate_options(
+        getattr(cls, "config_model", None), cfg.plugin_options(), where, path)
     try:
         gateway = cls(options, gateway_id=cfg.id)
     except ConfigError:
@@ -49,12 +78,15 @@ def build_gateway(cfg: GatewayConfig, index: int) -> GatewayPlugin:
     return gateway
 
 
-def build_strategy(cfg: StrategyConfig, index: int) -> tuple[StrategyPlugin, dict[str, Any]]:
+def build_strategy(
+    cfg: StrategyConfig, index: int, path: Path | str | None = None
+) -> tuple[StrategyPlugin, dict[str, Any]]:
     """Instantiate one configured strategy; return it and its validated params."""
     where = f"strategies[{index}]"
     cls = _load(load_strategy, cfg.plugin, f"{where}.plugin")
     raw = {**cfg.plugin_options(), **cfg.params}
-    validated = validate_options(getattr(cls, "config_model", None), raw, f"{where}.params")
+    validated = validate_options(
+        getattr(cls, "config_model", None), raw, f"{where}.params", path)
     params = validated.model_dump() if isinstance(validated, BaseModel) else validated
     try:
         strategy = cls(params) if _takes_config(cls) else cls()
@@ -77,8 +109,9 @@ def build_all(
     ``backtest()``, the optimizer); their ``params`` are passed through as given.
     """
     instances = instances or {}
+    path = config.source_path
     gateways = {
-        g.id: build_gateway(g, i) for i, g in enumerate(config.gateways) if g.enabled
+        g.id: build_gateway(g, i, path) for i, g in enumerate(config.gateways) if g.enabled
     }
     strategies: dict[str, tuple[StrategyPlugin, dict[str, Any]]] = {}
     for i, s in enumerate(config.strategies):
@@ -98,7 +131,7 @@ def build_all(
         if s.id in instances:
             strategies[s.id] = (instances[s.id], {**s.plugin_options(), **s.params})
         else:
-            strategies[s.id] = build_strategy(s, i)
+            strategies[s.id] = build_strategy(s, i, path)
     return gateways, strategies
 
 

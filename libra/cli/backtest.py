@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from libra.cli._runtime import load, run_async
 from libra.core.errors import LibraError
 
 
@@ -34,10 +35,9 @@ def register(sub: Any) -> None:
 
 
 def _load(path: str, level: str) -> Any:
-    from libra.core.config import load_config
     from libra.observability.logging import configure_logging
 
-    config = load_config(Path(path))
+    config = load(path)
     config = config.model_copy(update={"environment": "backtest"})
     configure_logging(level=level, fmt="json" if not sys.stderr.isatty() else "console",
                       kernel=config.kernel.name, stream=sys.stderr)
@@ -47,7 +47,6 @@ def _load(path: str, level: str) -> Any:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from libra.backtest.api import run_backtest
     from libra.backtest.report import render_table, write_html, write_json
-    from libra.cli import run_async
 
     try:
         config = _load(args.config, args.log_level)
@@ -71,7 +70,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     from libra.backtest.optimize import optimize
-    from libra.cli import run_async
 
     try:
         config = _load(args.config, "warning")

@@ -18,36 +18,51 @@ rest of the kernel runs on.
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
+from libra.core.lifecycle import ComponentState
 from libra.plugins.base import StrategyPlugin
 
 _MARKET_KINDS = frozenset({"quote", "trade", "bar", "book"})
 _TICK_KINDS = frozenset({"quote", "trade"})
 
 
+class Commands(Protocol):
+    """What a runner needs from the execution engine: to know when a callback runs, and to
+    send the commands it placed right after it returns."""
+
+    @property
+    def has_pending(self) -> bool: ...
+
+    def begin_callback(self) -> None: ...
+
+    def end_callback(self) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
 class _NoCommands:
     """Stands in for the execution engine when a runner has none (a strategy that never
     trades, in tests): nothing is ever pending."""
 
-    in_callback = False
-    pending = ()
+    has_pending = False
+
+    def begin_callback(self) -> None:
+        return None
+
+    def end_callback(self) -> None:
+        return None
 
     async def flush(self) -> None:
         return None
 
 
-class RunnerState(enum.Enum):
-    CREATED = "created"
-    RUNNING = "running"
-    STOPPED = "stopped"
-    FAILED = "failed"
-
+#: A runner goes through the kernel's one component state machine's states.
+RunnerState = ComponentState
 
 _RUNNING = RunnerState.RUNNING
 
@@ -68,7 +83,7 @@ class StrategyRunner:
         max_consecutive_errors: int = 10,
         drain_batch: int = 256,
         on_failed: Callable[[StrategyRunner], None] | None = None,
-        commands: Any = None,
+        commands: Commands | None = None,
         gateway_id: str = "",
         symbols: list[str] | None = None,
         params: dict[str, Any] | None = None,
@@ -84,8 +99,7 @@ class StrategyRunner:
         self.drain_batch = drain_batch
         self._on_failed = on_failed
         # Orders a callback placed are sent by this task right after it returns.
-        self._commands = commands if commands is not None else _NoCommands()
-        self._pending: Any = self._commands.pending
+        self._commands: Commands = commands if commands is not None else _NoCommands()
         tick_hook = strategy.on_tick if overrides(strategy, "on_tick") else strategy.on_data
         # Each event kind's hook, and whether it counts against the market data inbox.
         self._routes: dict[str, tuple[Callable[[Any], Awaitable[Any]], bool]] = {
@@ -229,7 +243,7 @@ class StrategyRunner:
         if market:
             self._market_queued -= 1
         commands = self._commands
-        commands.in_callback = True
+        commands.begin_callback()
         try:
             await hook(event)
         except Exception as exc:  # CancelledError is no Exception: it goes through
@@ -238,9 +252,9 @@ class StrategyRunner:
             if self.consecutive_errors:
                 self.consecutive_errors = 0
         finally:
-            commands.in_callback = False
+            commands.end_callback()
         self.events_handled += 1
-        if self._pending:
+        if commands.has_pending:
             await commands.flush()
 
     def callback_failed(self, hook: Callable[..., Any], event: Any, exc: Exception) -> None:
