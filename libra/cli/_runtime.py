@@ -35,15 +35,18 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 def fail(message: str, code: int) -> int:
+    """Print ``libra: error: <message>`` to stderr; return ``code`` (the exit code)."""
     print(f"libra: error: {message}", file=sys.stderr)
     return code
 
 
 def load(path: str) -> KernelConfig:
+    """Load and validate the config file at ``path``; raise ``ConfigError`` if invalid."""
     return load_config(Path(path))
 
 
 def configure(config: KernelConfig, log_format: str | None, level: str | None) -> None:
+    """Configure logging from ``config`` (command-line format and level win)."""
     from libra.observability.logging import configure_logging
 
     configure_logging(

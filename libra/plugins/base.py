@@ -234,6 +234,7 @@ class GatewayPlugin(ABC):
         The kernel subscribes this handler when ``data_venue`` is another gateway's id, so a
         simulated venue can match its resting orders against that gateway's prices.
         """
+        return None
 
     @property
     def is_connected(self) -> bool:

@@ -14,6 +14,7 @@ what it receives. Every default can be overridden by keyword.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from decimal import Decimal
 from itertools import count
@@ -129,11 +130,11 @@ def paper_gateway(
         data_section = dict(data)
     else:
         data_section = {"source": "replay", "path": data, "symbol": symbol, "speed": speed}
-    return {
+    return copy.deepcopy({
         "id": gateway_id, "plugin": "paper",
         "starting_balances": dict(balances or {"USD": "100000"}),
         "data": data_section, **options,
-    }
+    })
 
 
 def paper_config_data(
@@ -146,18 +147,18 @@ def paper_config_data(
     ``gateway`` is a ``paper_gateway()`` section (the default one if ``None``). Each
     strategy gets that gateway and its replayed symbol unless it names its own.
     ``sections`` are further top-level keys: ``environment``, ``kernel``, ``logging``,
-    ``risk``, ``backtest``, ...
+    ``risk``, ``backtest``, ... Everything is copied: the result is fresh plain data.
     """
     venue = dict(gateway) if gateway is not None else paper_gateway()
-    symbol = venue["data"].get("symbol")
+    symbol = venue.get("data", {}).get("symbol")
     defaults: dict[str, Any] = {"gateway": venue["id"]}
     if symbol is not None:
         defaults["symbols"] = [symbol]
-    return {
+    return copy.deepcopy({
         "gateways": [venue],
         "strategies": [{**defaults, **strategy} for strategy in strategies],
         **sections,
-    }
+    })
 
 
 def paper_config(

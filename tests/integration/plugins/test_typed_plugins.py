@@ -22,6 +22,7 @@ from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
 from libra.plugins import Bar, Fill, StrategyContext
 from libra.testing import eventually as eventually_
+from libra.testing.factories import paper_config_data
 
 eventually = functools.partial(eventually_, timeout=20.0)
 
@@ -212,18 +213,12 @@ def typed_plugin(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
 
 
 async def test_the_typed_strategy_runs_in_a_kernel(typed_plugin: types.ModuleType):
-    kernel = TradingKernel(KernelConfig.model_validate({
-        "kernel": {"name": "typed"},
-        "logging": {"heartbeat_interval": 60},
-        "gateways": [
-            {"id": "paper", "plugin": "paper", "starting_balances": {"USD": "100000"},
-             "data": {"source": "replay", "path": "bundled:BTC_USD-1m", "symbol": "BTC/USD",
-                      "speed": 0}},
-            {"id": "acc", "plugin": "typed_plugin:AcceptingGateway"},
-        ],
-        "strategies": [{"id": "up", "plugin": "typed_plugin:UpBarBuyer", "gateway": "paper",
-                        "params": {"quantity": "0.5"}}],
-    }))
+    raw = paper_config_data(
+        {"id": "up", "plugin": "typed_plugin:UpBarBuyer", "params": {"quantity": "0.5"}},
+        kernel={"name": "typed"}, logging={"heartbeat_interval": 60},
+    )
+    raw["gateways"].append({"id": "acc", "plugin": "typed_plugin:AcceptingGateway"})
+    kernel = TradingKernel(KernelConfig.model_validate(raw))
     await kernel.start()
     try:
         strategy = kernel.strategies["up"]
