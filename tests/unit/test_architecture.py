@@ -145,3 +145,21 @@ def test_lint_imports_keeps_the_layers_contract():
     result = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, check=False,
                             timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_plugin_api_callbacks_and_gateway_methods_are_typed_without_any():
+    import inspect
+    import typing
+
+    from libra.plugins.base import GatewayPlugin, StrategyPlugin
+
+    untyped = []
+    for cls in (StrategyPlugin, GatewayPlugin):
+        for name, member in inspect.getmembers(cls, inspect.isfunction):
+            if name.startswith("_"):
+                continue
+            hints = typing.get_type_hints(member)
+            for argument, hint in hints.items():
+                if hint is typing.Any or "typing.Any" in repr(hint):
+                    untyped.append(f"{cls.__name__}.{name}({argument})")
+    assert untyped == []

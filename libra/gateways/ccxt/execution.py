@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from libra.gateways.ccxt.config import CCXTGatewayConfig
 from libra.gateways.ccxt.errors import Outcome, classify, describe
+from libra.gateways.ccxt.host import GatewayHost
 from libra.gateways.ccxt.parse import (
     InvalidMessage,
     OrderReport,
-    Rejections,
     client_order_id_of,
     parse_fill,
     parse_order_report,
@@ -67,7 +66,7 @@ class Tracked:
     trade_ids: set[str] = field(default_factory=set)
 
 
-class ExecutionHost(Protocol):
+class ExecutionHost(GatewayHost, Protocol):
     """What order execution needs from its gateway (``CCXTGateway``, which passes itself).
 
     The gateway replaces its client on connect and its event sink on ``bind``, so both are
@@ -75,27 +74,10 @@ class ExecutionHost(Protocol):
     """
 
     @property
-    def id(self) -> str: ...
-
-    @property
-    def options(self) -> CCXTGatewayConfig: ...
-
-    @property
-    def exchange(self) -> Any: ...
-
-    @property
-    def logger(self) -> Any: ...
-
-    @property
     def secrets(self) -> list[str]: ...
 
     @property
     def tasks(self) -> TaskSet: ...
-
-    @property
-    def rejections(self) -> Rejections: ...
-
-    def now(self) -> int: ...
 
     def emit_order_event(self, event: Any) -> None: ...
 

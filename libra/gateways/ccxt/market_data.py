@@ -17,11 +17,10 @@ import time
 from collections import deque
 from typing import Any, Protocol
 
-from libra.gateways.ccxt.config import CCXTGatewayConfig
 from libra.gateways.ccxt.errors import ccxt_module
+from libra.gateways.ccxt.host import GatewayHost
 from libra.gateways.ccxt.parse import (
     InvalidMessage,
-    Rejections,
     parse_bar,
     parse_book,
     parse_quote,
@@ -33,28 +32,11 @@ from libra.model.events import timeframe_to_ns
 _MS = 1_000_000
 
 
-class MarketDataHost(Protocol):
+class MarketDataHost(GatewayHost, Protocol):
     """What the market data streams need from their gateway (``CCXTGateway``)."""
 
     @property
-    def id(self) -> str: ...
-
-    @property
-    def options(self) -> CCXTGatewayConfig: ...
-
-    @property
-    def exchange(self) -> Any: ...
-
-    @property
-    def logger(self) -> Any: ...
-
-    @property
-    def rejections(self) -> Rejections: ...
-
-    @property
     def supervisor(self) -> StreamSupervisor: ...
-
-    def now(self) -> int: ...
 
     def emit_data(self, event: Any) -> None: ...
 
