@@ -17,20 +17,14 @@ from libra.persistence import StateStore
 
 _BUILD = """
 import asyncio, os, sys, time
-from decimal import Decimal
-from libra.model.fills import Fill
-from libra.model.orders import Order
 from libra.persistence import StateStore
+from libra.testing.factories import build_fill, build_order
 
 def build():
-    order = Order(client_order_id="s1-7", strategy_id="s1", venue="paper", symbol="BTC/USDT",
-                  side="buy", type="limit", quantity=Decimal("2"), price=Decimal("100"),
-                  ts_init=1)
+    order = build_order(7, strategy_id="s1", quantity="2", price="100", ts_init=1)
     order.submit(2)
-    fill = Fill(client_order_id="s1-7", venue_order_id="V7", trade_id="T1",
-                strategy_id="s1", venue="paper", symbol="BTC/USDT", side="buy",
-                quantity=Decimal("1.5"), price=Decimal("99.5"), fee=Decimal("0.01"),
-                fee_currency="USDT", liquidity="maker", ts_event=3, ts_recv=4)
+    fill = build_fill("1.5", "99.5", order=order, venue_order_id="V7", trade_id="T1",
+                      fee="0.01", liquidity="maker", ts_event=3, ts_recv=4)
     return order, fill
 """
 

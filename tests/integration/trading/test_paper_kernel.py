@@ -18,8 +18,7 @@ from libra.core.kernel import TradingKernel
 from libra.model.orders import OrderStatus
 from libra.plugins.base import PluginMetadata, StrategyPlugin
 from libra.testing import eventually as eventually_
-from libra.testing.factories import paper_config as paper_kernel_config
-from libra.testing.factories import paper_gateway
+from libra.testing.factories import paper_config, paper_gateway
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 ETH_BTC_BARS = DATA / "freqtrade" / "derived" / "ETH_BTC-5m.csv"
@@ -29,12 +28,13 @@ START_BTC = D(10)
 eventually = functools.partial(eventually_, timeout=30.0)
 
 
-def paper_config(strategy: dict[str, Any]) -> KernelConfig:
+def eth_btc_config(strategy: dict[str, Any]) -> KernelConfig:
+    """Return ``strategy`` on the shared ETH/BTC 5m bars, replayed at full speed."""
     if not ETH_BTC_BARS.is_file():
         pytest.skip(f"shared data file not available: {ETH_BTC_BARS}")
     gateway = paper_gateway(symbol="ETH/BTC", data=str(ETH_BTC_BARS),
                             balances={"BTC": str(START_BTC)})
-    return paper_kernel_config(
+    return paper_config(
         strategy, gateway=gateway, environment="paper", kernel={"name": "paper-e2e"},
         logging={"heartbeat_interval": 60, "log_orders": False},
     )
@@ -85,8 +85,8 @@ async def assert_books_reconcile(kernel: TradingKernel, strategy_id: str,
 
 
 async def test_sma_cross_trades_a_real_replay_and_the_books_reconcile():
-    config = paper_config({"id": "sma", "plugin": "sma_cross",
-                           "params": {"fast": 10, "slow": 30, "quantity": "1"}})
+    config = eth_btc_config({"id": "sma", "plugin": "sma_cross",
+                             "params": {"fast": 10, "slow": 30, "quantity": "1"}})
 
     kernel, fills, order_events = await run_replay(config)
 
@@ -152,7 +152,7 @@ class BareStrategy(StrategyPlugin):
 
 
 async def test_order_helpers_work_without_super_calls():
-    config = paper_config({"id": "bare", "plugin": f"{__name__}:BareStrategy"})
+    config = eth_btc_config({"id": "bare", "plugin": f"{__name__}:BareStrategy"})
 
     kernel, fills, _ = await run_replay(config)
 

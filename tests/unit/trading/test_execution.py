@@ -12,8 +12,8 @@ from paper_desk import wire_paper_engine
 from libra.core.clock import LiveClock, SimulatedClock
 from libra.gateways.paper import PaperGateway
 from libra.model.events import Quote
-from libra.model.fills import Fill
 from libra.model.orders import OrderStatus, OrderType
+from libra.testing.factories import build_fill
 from libra.trading.execution import ExecutionEngine
 
 T0 = 1_700_000_000_000_000_000
@@ -133,10 +133,8 @@ async def test_a_fill_of_the_wrong_side_is_refused_not_raised(simulated):
     engine, _, sink = simulated
     order = engine.orders_api("s1", "paper").buy_limit("BTC/USDT", "0.5", "90")
     await engine.flush()
-    fill = Fill(client_order_id=order.client_order_id, venue_order_id="v", trade_id="t",
-                strategy_id="s1", venue="paper", symbol="BTC/USDT", side="sell",
-                quantity=D("0.5"), price=D(90), fee=D(0), fee_currency="USDT",
-                liquidity="maker", ts_event=T0, ts_recv=T0)
+    fill = build_fill("0.5", "90", order=order, side="sell", venue_order_id="v", trade_id="t",
+                      liquidity="maker", ts_event=T0)
 
     engine.on_order_event(fill)
 
@@ -149,9 +147,8 @@ async def test_an_event_for_an_unknown_order_is_published_apart(simulated):
     engine, _, sink = simulated
     unknown: list[Any] = []
     engine.bus.subscribe("order.unknown", unknown.append)
-    fill = Fill(client_order_id="other-1", venue_order_id="v", trade_id="t", strategy_id="s1",
-                venue="paper", symbol="BTC/USDT", side="buy", quantity=D(1), price=D(100),
-                fee=D(0), fee_currency="USDT", liquidity="taker", ts_event=T0, ts_recv=T0)
+    fill = build_fill("1", "100", client_order_id="other-1", strategy_id="s1",
+                      venue_order_id="v", trade_id="t", ts_event=T0)
 
     engine.on_order_event(fill)
 
