@@ -237,6 +237,7 @@ class TradingKernel(BaseComponent):
             try:
                 await service.start()
             except BaseException:
+                self._log.error("kernel.start_failed", exc_info=True)
                 await self._stop_services()
                 await self._unwind()
                 raise
