@@ -1,7 +1,11 @@
-"""Connect, run and disconnect the kernel's gateways, each with its own timeout.
+"""Each gateway of the kernel as a component: connect, stream, disconnect, with timeouts.
 
-A gateway that streams runs ``gateway.run()`` in a task the kernel owns (one per gateway,
-named ``gateway:<id>``); a failure there is logged and the rest of the kernel runs on.
+A gateway plugin has ``connect``/``run``/``disconnect`` of its own; ``GatewayComponent``
+puts them in the kernel's one component state machine (``libra.core.lifecycle``), so a
+gateway is CREATED, STARTING (connecting), RUNNING, STOPPING (disconnecting), STOPPED or
+FAILED like every other part, and ``status()`` can say which. Streaming runs
+``gateway.run()`` in a task the component owns (``gateway:<id>``); a failure there is
+logged and the rest of the kernel runs on.
 """
 
 from __future__ import annotations
@@ -13,26 +17,40 @@ import structlog
 
 from libra.core.cache import Cache
 from libra.core.errors import GatewayError
+from libra.core.lifecycle import BaseComponent
 from libra.plugins.base import GatewayPlugin
 from libra.trading.portfolio import Portfolio
 
 
-class GatewaySupervisor:
-    """Own the connection and the streaming task of every gateway of one kernel."""
+class GatewayComponent(BaseComponent):
+    """One gateway plugin, connected on ``start`` and disconnected on ``stop``.
 
-    def __init__(self, connect_timeout: float, cache: Cache, portfolio: Portfolio) -> None:
+    Args:
+        gateway_id: the gateway's id in the config.
+        gateway: the plugin object.
+        connect_timeout: seconds ``connect`` and ``disconnect`` may take each.
+        cache: receives the venue's instruments.
+        portfolio: receives the venue's balances.
+    """
+
+    def __init__(self, gateway_id: str, gateway: GatewayPlugin, connect_timeout: float,
+                 cache: Cache, portfolio: Portfolio) -> None:
+        super().__init__(f"gateway:{gateway_id}")
+        self.gateway_id = gateway_id
+        self.gateway = gateway
         self._timeout = connect_timeout
         self._cache = cache
         self._portfolio = portfolio
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._log = structlog.get_logger("libra.kernel")
+        self._task: asyncio.Task[None] | None = None
+        self._events = structlog.get_logger("libra.kernel")
 
-    async def connect(self, gateway_id: str, gateway: GatewayPlugin) -> None:
-        """Connect one gateway; load its instruments and balances.
+    async def _on_start(self) -> None:
+        """Connect; load the venue's instruments and balances.
 
         Raises:
             GatewayError: it failed or did not connect within ``kernel.connect_timeout``.
         """
+        gateway, gateway_id = self.gateway, self.gateway_id
         try:
             async with asyncio.timeout(self._timeout):
                 await gateway.connect()
@@ -45,39 +63,39 @@ class GatewaySupervisor:
         balances: dict[str, Decimal] = await gateway.fetch_balances()
         if balances:
             self._portfolio.set_balances(gateway_id, balances)
-        self._log.info("gateway.connected", gateway=gateway_id,
-                       balances={k: str(v) for k, v in balances.items()})
+        self._events.info("gateway.connected", gateway=gateway_id,
+                          balances={k: str(v) for k, v in balances.items()})
 
-    async def disconnect(self, gateway_id: str, gateway: GatewayPlugin) -> None:
-        """Disconnect one gateway; a failure is logged, never raised."""
-        try:
-            async with asyncio.timeout(self._timeout):
-                await gateway.disconnect()
-        except Exception as exc:
-            self._log.error("gateway.disconnect_failed", gateway=gateway_id,
-                            error=f"{type(exc).__name__}: {exc}")
-        else:
-            self._log.info("gateway.disconnected", gateway=gateway_id)
-
-    def run(self, gateway_id: str, gateway: GatewayPlugin) -> None:
-        """Start the task that streams ``gateway`` until ``stop_all``."""
-        self._tasks[gateway_id] = asyncio.get_running_loop().create_task(
-            self._run(gateway_id, gateway), name=f"gateway:{gateway_id}"
+    def stream(self) -> None:
+        """Start the task that runs ``gateway.run()`` until ``stop_streaming``."""
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"gateway:{self.gateway_id}"
         )
 
-    async def stop_all(self) -> None:
-        """Cancel every streaming task and wait for them to end."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
+    async def stop_streaming(self) -> None:
+        """Cancel the streaming task and wait for it to end."""
+        task, self._task = self._task, None
+        if task is not None:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+            await asyncio.gather(task, return_exceptions=True)
 
-    async def _run(self, gateway_id: str, gateway: GatewayPlugin) -> None:
+    async def _on_stop(self) -> None:
+        """Stop streaming and disconnect; a failure to disconnect is logged, not raised."""
+        await self.stop_streaming()
         try:
-            await gateway.run()
+            async with asyncio.timeout(self._timeout):
+                await self.gateway.disconnect()
+        except Exception as exc:
+            self._events.error("gateway.disconnect_failed", gateway=self.gateway_id,
+                               error=f"{type(exc).__name__}: {exc}")
+        else:
+            self._events.info("gateway.disconnected", gateway=self.gateway_id)
+
+    async def _run(self) -> None:
+        try:
+            await self.gateway.run()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._log.error("gateway.failed", gateway=gateway_id,
-                            error=f"{type(exc).__name__}: {exc}", exc_info=True)
+            self._events.error("gateway.failed", gateway=self.gateway_id,
+                               error=f"{type(exc).__name__}: {exc}", exc_info=True)

@@ -29,7 +29,7 @@ from libra.core.errors import LifecycleError, StateStoreError
 from libra.core.lifecycle import BaseComponent, Component, ComponentState
 from libra.kernel.builder import build_all
 from libra.kernel.control import OperatorActions, ServiceFactory
-from libra.kernel.gateways import GatewaySupervisor
+from libra.kernel.gateways import GatewayComponent
 from libra.kernel.runner import StrategyRunner
 from libra.kernel.signals import KernelSignals
 from libra.kernel.state import KernelState
@@ -87,6 +87,8 @@ class TradingKernel(BaseComponent):
         self.runners: dict[str, StrategyRunner] = {}
         self.started_at_ns: int | None = None
         self.stop_reason: str | None = None
+        #: Set when the state store failed while running: ``run`` raises it after the stop.
+        self.store_error: StateStoreError | None = None
         #: The file ``libra run`` loaded; a reload re-reads it.
         self.config_path: Path | None = None
         #: True once the state file was restored and every gateway reconciled.
@@ -95,8 +97,8 @@ class TradingKernel(BaseComponent):
         self._state_keeper = KernelState(self.config.kernel, self.trading, self._on_store_error)
         self._stop_event: asyncio.Event | None = None
         self._stack: AsyncExitStack | None = None
-        self._gateway_supervisor = GatewaySupervisor(
-            self.config.kernel.connect_timeout, self.cache, self.trading.portfolio)
+        #: Each gateway in the component state machine, by gateway id (filled at start).
+        self.gateway_parts: dict[str, GatewayComponent] = {}
         self._heartbeat_last = (0, time.monotonic())
         self._log = structlog.get_logger("libra.kernel")
         if self.config.discover_plugins:
@@ -203,10 +205,13 @@ class TradingKernel(BaseComponent):
         )
 
     async def _start_components(self, stack: AsyncExitStack) -> None:
-        supervisor = self._gateway_supervisor
+        kcfg = self.config.kernel
         for gateway_id, gateway in self.gateways.items():
-            await supervisor.connect(gateway_id, gateway)
-            stack.push_async_callback(supervisor.disconnect, gateway_id, gateway)
+            part = GatewayComponent(gateway_id, gateway, kcfg.connect_timeout, self.cache,
+                                    self.trading.portfolio)
+            self.gateway_parts[gateway_id] = part
+            await part.start()
+            stack.push_async_callback(part.stop)
         if not self.is_backtest:
             await self._state_keeper.restore(self.gateways, stack)
         await self.trading.start()
@@ -220,8 +225,10 @@ class TradingKernel(BaseComponent):
         for gateway_id, gateway in self.gateways.items():
             await gateway.subscribe(self._symbols_for(gateway_id), _MARKET_CHANNELS)
             if not self.is_backtest:
-                supervisor.run(gateway_id, gateway)
-        stack.push_async_callback(supervisor.stop_all)
+                self.gateway_parts[gateway_id].stream()
+        for part in self.gateway_parts.values():
+            # Streams end before strategies shut down: no data arrives during shutdown().
+            stack.push_async_callback(part.stop_streaming)
         if not self.is_backtest:
             self.clock.set_timer(
                 _HEARTBEAT_TIMER,
@@ -355,10 +362,15 @@ class TradingKernel(BaseComponent):
         finally:
             await self.stop()
             self.signals.remove()
+        if self.store_error is not None:
+            raise self.store_error  # never a clean exit after losing the ability to persist
 
     # -- observation ------------------------------------------------------------------------
 
     def _on_store_error(self, error: StateStoreError) -> None:
+        # Nothing may trade once nothing can be saved: halt first, then stop.
+        self.store_error = error
+        self.trading.risk.set_state(TradingState.HALTED, reason="state store failed")
         self.request_stop(f"state store failed: {error}")
 
     def _heartbeat(self, event: TimeEvent) -> None:
@@ -381,10 +393,15 @@ class TradingKernel(BaseComponent):
             "name": self.name,
             "state": self.state.value,
             "environment": self.environment,
-            "gateways": {gid: {"connected": g.is_connected} for gid, g in self.gateways.items()},
+            "gateways": {gid: self._gateway_status(gid, g) for gid, g in self.gateways.items()},
             "strategies": {sid: r.stats() for sid, r in self.runners.items()},
             **self.trading.summary(),
         }
+
+    def _gateway_status(self, gateway_id: str, gateway: GatewayPlugin) -> dict[str, Any]:
+        part = self.gateway_parts.get(gateway_id)
+        return {"connected": gateway.is_connected,
+                "state": (part.state if part is not None else ComponentState.CREATED).value}
 
     # -- queries: what tests, tools and services read -----------------------------------------
 

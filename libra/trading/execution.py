@@ -25,6 +25,7 @@ from libra.core.bus import MessageBus
 from libra.core.cache import Cache
 from libra.core.config import RiskConfig
 from libra.core.errors import InvalidOrderTransition, OverfillError, StateStoreError
+from libra.core.lifecycle import BaseComponent
 from libra.core.loglevel import is_enabled
 from libra.model.fills import Fill
 from libra.model.identifiers import ClientOrderIdGenerator
@@ -58,8 +59,12 @@ class OrderStore(Protocol):
     async def wait_intent(self, order: Order) -> None: ...
 
 
-class ExecutionEngine:
-    """Route orders through risk to gateways and apply what gateways report."""
+class ExecutionEngine(BaseComponent):
+    """Route orders through risk to gateways and apply what gateways report.
+
+    A component (``start``/``stop``): running, it owns the task that sends commands placed
+    outside strategy callbacks (none when ``simulated``); stopping sends what is queued.
+    """
 
     def __init__(
         self,
@@ -71,6 +76,7 @@ class ExecutionEngine:
         *,
         simulated: bool = False,
     ) -> None:
+        super().__init__("execution")
         self.bus = bus
         self.cache = cache
         self.clock = clock
@@ -120,7 +126,7 @@ class ExecutionEngine:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _on_start(self) -> None:
         """Start the task that flushes commands placed outside strategy callbacks."""
         for instrument in self.cache.instruments.values():
             self.portfolio.add_instrument(instrument)
@@ -129,7 +135,8 @@ class ExecutionEngine:
         self._wakeup = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._flush_loop(), name="execution")
 
-    async def stop(self) -> None:
+    async def _on_stop(self) -> None:
+        """Stop the flushing task, then send what is still queued."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
