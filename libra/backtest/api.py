@@ -1,6 +1,12 @@
 """Programmatic backtests: ``run_backtest`` for a config, and the default behind
 ``StrategyPlugin.backtest()`` (``optimize_strategy``, behind ``optimize()``, is in
-``libra.backtest.optimize``)."""
+``libra.backtest.optimize``).
+
+``run_problems`` says why a finished run is not a result: a strategy that ended FAILED
+traded on a fraction of the data, and a window without events measured nothing. Both
+look like ordinary (if dull) tables, so ``libra backtest`` and the optimizer ask it
+before they report anything.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any
 
 from libra.backtest.engine import BacktestEngine, BacktestRun
 from libra.core.config import KernelConfig
+from libra.core.lifecycle import ComponentState
 from libra.plugins.base import StrategyPlugin
 
 
@@ -42,6 +49,19 @@ async def run_backtest(
         end_ns=parse_time_ns(end or config.backtest.end),
     )
     return await engine.run(events)
+
+
+def run_problems(run: BacktestRun) -> tuple[list[str], bool]:
+    """Return why ``run`` is not a result, and whether the window had no data at all."""
+    if run.events == 0:
+        return ["no market data in the backtest window (check --from/--to and the data)"], True
+    problems = []
+    runners = run.kernel.runners if run.kernel is not None else {}
+    for strategy_id, runner in sorted(runners.items()):
+        if runner.state is ComponentState.FAILED:
+            problems.append(f"strategy {strategy_id!r} ended FAILED after {runner.errors} "
+                            "errors; its results cover only part of the data")
+    return problems, False
 
 
 def strategy_config(strategy_cls: type[StrategyPlugin], options: dict[str, Any],

@@ -51,7 +51,7 @@ def trial_config(payload: TrialPayload) -> Any:
 
 async def evaluate(payload: TrialPayload) -> TrialOutcome:
     """Run one trial's backtest; a failure becomes an ``error`` entry, never an exception."""
-    from libra.backtest.api import run_backtest
+    from libra.backtest.api import run_backtest, run_problems
 
     outcome: TrialOutcome = {"number": payload["number"], "params": payload["params"]}
     try:
@@ -60,6 +60,10 @@ async def evaluate(payload: TrialPayload) -> TrialOutcome:
         # Edge of one trial: bad params (fast >= slow) or a broken strategy fail this
         # trial only; the study records the error and goes on.
         outcome["error"] = f"{type(exc).__name__}: {exc}"
+        return outcome
+    problems, _ = run_problems(run)
+    if problems:  # a FAILED strategy's numbers are not a result to rank
+        outcome["error"] = "; ".join(problems)
         return outcome
     outcome["metrics"] = run.metrics()
     outcome["fingerprint"] = run.fingerprint

@@ -1,7 +1,8 @@
 """The ``libra`` command: one module per command group, wired into one parser here.
 
-Exit codes: 0 clean stop; 1 runtime failure (a gateway failed to connect, a
-plugin failed to build); 2 invalid configuration or usage; 130 forced stop.
+Exit codes (``libra.cli._runtime``): 0 clean stop; 1 runtime failure; 2 invalid
+configuration, usage, or a failed pre-flight check; 130 forced stop. An error no command
+handled ends as one scrubbed ``libra: error:`` line and exit 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from collections.abc import Sequence
 
 from libra import __version__
 from libra.cli import backtest, ctl, daemon, state
-from libra.cli._runtime import EXIT_CONFIG, EXIT_FAILURE, EXIT_FORCED, EXIT_OK, run_async
+from libra.cli._runtime import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_FORCED,
+    EXIT_OK,
+    fail,
+    run_async,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return EXIT_FORCED
+    except Exception as exc:  # the top-level edge: one scrubbed line, no traceback
+        return fail(f"{type(exc).__name__}: {exc}", EXIT_FAILURE)
 
 
 __all__ = [

@@ -1,7 +1,10 @@
 """What every ``libra`` command shares: exit codes, the event loop, config loading, logging.
 
-Exit codes: 0 clean stop; 1 runtime failure (a gateway failed to connect, a
-plugin failed to build); 2 invalid configuration or usage; 130 forced stop.
+Exit codes: 0 clean stop; 1 runtime failure (a gateway failed to connect, a strategy
+failed in a backtest); 2 invalid configuration, usage, or a failed pre-flight check
+(``libra.cli.preflight``); 3 state store failure; 4 stopped with orders still open;
+130 forced stop. The last line of a failure, ``libra: error: ...``, goes through the
+same scrubber as every log line.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from libra.core.config import KernelConfig, collect_secrets, load_config
+from libra.core.redaction import scrub
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+EXIT_STATE = 3
+EXIT_ORDERS_OPEN = 4
 EXIT_FORCED = 130
 
 
@@ -35,8 +41,8 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 def fail(message: str, code: int) -> int:
-    """Print ``libra: error: <message>`` to stderr; return ``code`` (the exit code)."""
-    print(f"libra: error: {message}", file=sys.stderr)
+    """Print ``libra: error: <message>`` to stderr, scrubbed; return ``code`` (the exit code)."""
+    print(f"libra: error: {scrub(message)}", file=sys.stderr)
     return code
 
 

@@ -1,4 +1,9 @@
-"""``libra backtest`` and ``libra optimize``."""
+"""``libra backtest`` and ``libra optimize``.
+
+Exit codes a script can rely on: 0 a result; 1 a run that is not a result (a strategy
+ended FAILED: the reason is printed above the table); 2 a config, data or window that
+cannot give one (the same pre-flight as ``libra run``; no data in the window).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from libra.cli._runtime import load, run_async
+from libra.cli._runtime import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, fail, load, run_async
 from libra.core.errors import LibraError
 
 
@@ -35,25 +40,31 @@ def register(sub: Any) -> None:
 
 
 def _load(path: str, level: str) -> Any:
+    from libra.cli.preflight import preflight
     from libra.observability.logging import configure_logging
 
     config = load(path)
     config = config.model_copy(update={"environment": "backtest"})
     configure_logging(level=level, fmt="json" if not sys.stderr.isatty() else "console",
                       kernel=config.kernel.name, stream=sys.stderr)
+    preflight(config, http=False, state=False)
     return config
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from libra.backtest.api import run_backtest
+    from libra.backtest.api import run_backtest, run_problems
     from libra.backtest.report import render_table, write_html, write_json
 
     try:
         config = _load(args.config, args.log_level)
         run = run_async(run_backtest(config, start=args.start, end=args.end))
     except (LibraError, ValueError) as exc:
-        print(f"libra: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc), EXIT_CONFIG)
+    problems, empty = run_problems(run)
+    if empty:
+        return fail(problems[0], EXIT_CONFIG)
+    for problem in problems:
+        fail(problem, EXIT_FAILURE)
     print(render_table(run.result))
     print(f"Events: {run.events:,}  Fills: {len(run.fills):,}  "
           f"Wall: {run.wall_seconds:.2f} s  Fingerprint: {run.fingerprint[:16]}")
@@ -65,7 +76,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if json_path:
         write_json(run.result, run.trades, run.equity, json_path)
         print(f"JSON: {json_path}")
-    return 0
+    return EXIT_FAILURE if problems else EXIT_OK
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
@@ -81,8 +92,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             config = config.model_copy(update={"optimize": section})
         study = run_async(optimize(config))
     except (LibraError, ValueError, ImportError) as exc:
-        print(f"libra: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc), EXIT_CONFIG)
     result = study.to_dict()
     print(f"best {config.optimize.objective}: {result['best_value']}")
     print(f"best params: {json.dumps(result['best_params'])}")

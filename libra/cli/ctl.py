@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "flatten": ("POST", "/api/control/flatten", True),
     "stop-strategy": ("POST", "/api/strategies/{id}/stop", True),
     "start-strategy": ("POST", "/api/strategies/{id}/start", True),
+    "resume-strategy": ("POST", "/api/strategies/{id}/resume", True),
 }
 _HELP = {
     "status": "print strategies, positions, open orders, balances and risk state",
@@ -47,10 +48,12 @@ _HELP = {
     "halt": "deny every new order (risk state HALTED)",
     "reduce": "allow only position-reducing orders (risk state REDUCING)",
     "resume": "allow trading again (risk state ACTIVE)",
-    "cancel-all": "request the cancel of every open order",
-    "flatten": "cancel every open order and close every position at market (reduce-only)",
+    "cancel-all": "cancel every open order; report what the venue confirmed",
+    "flatten": "cancel every open order, close every position at market (reduce-only, in "
+               "clips the per-order limits allow); report what filled",
     "stop-strategy": "stop one strategy (its shutdown() runs); the others go on",
     "start-strategy": "start a stopped or failed strategy again",
+    "resume-strategy": "let a strategy the denial breaker paused place orders again",
 }
 
 

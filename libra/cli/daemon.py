@@ -1,4 +1,9 @@
-"""``libra run``, ``libra config check`` and ``libra plugins``."""
+"""``libra run``, ``libra config check`` and ``libra plugins``.
+
+``config check`` and ``run`` make the same pre-flight checks (``libra.cli.preflight``):
+what ``config check`` passes, ``run`` starts; what it refuses, ``run`` refuses with the
+same message and exit 2, before any gateway connects.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +18,15 @@ from libra.cli._runtime import (
     EXIT_FAILURE,
     EXIT_FORCED,
     EXIT_OK,
+    EXIT_ORDERS_OPEN,
+    EXIT_STATE,
     configure,
     fail,
     load,
     run_async,
 )
 from libra.core.config import redact
-from libra.core.errors import ConfigError, LibraError
+from libra.core.errors import ConfigError, LibraError, StateStoreError
 
 
 def register(sub: Any) -> None:
@@ -28,6 +35,8 @@ def register(sub: Any) -> None:
     run.add_argument("--config", "-c", required=True, help="TOML or YAML config file")
     run.add_argument("--log-format", choices=["auto", "json", "console"], default=None)
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None)
+    run.add_argument("--fresh-start", action="store_true",
+                     help="accept a state file that lost history (kernel.fresh_start)")
     run.set_defaults(func=cmd_run)
 
     config = sub.add_parser("config", help="configuration tools")
@@ -42,12 +51,17 @@ def register(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from libra.cli.preflight import preflight
     from libra.kernel import TradingKernel
     from libra.observability.service import ops_service
 
     try:
         config = load(args.config)
+        if args.fresh_start:
+            config = config.model_copy(update={
+                "kernel": config.kernel.model_copy(update={"fresh_start": True})})
         configure(config, args.log_format, args.log_level)
+        preflight(config, http=config.environment != "backtest", state=True)
         services = [] if config.environment == "backtest" else [ops_service(Path(args.config))]
         kernel = TradingKernel(config, services=services)
         kernel.config_path = Path(args.config)
@@ -65,19 +79,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FORCED
     except ConfigError as exc:
         return fail(str(exc), EXIT_CONFIG)
+    except StateStoreError as exc:  # cannot persist, or history lost: never a clean exit
+        return fail(f"{type(exc).__name__}: {exc}", EXIT_STATE)
     except LibraError as exc:
         return fail(f"{type(exc).__name__}: {exc}", EXIT_FAILURE)
     except Exception as exc:  # the top-level edge: report once, exit non-zero
         return fail(f"kernel failed: {type(exc).__name__}: {exc}", EXIT_FAILURE)
+    if kernel.orders_left_open:
+        return fail(f"stopped with {len(kernel.orders_left_open)} order(s) still open at the "
+                    f"venue although kernel.cancel_orders_on_stop is set: "
+                    f"{', '.join(kernel.orders_left_open[:10])}", EXIT_ORDERS_OPEN)
     return EXIT_OK
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    from libra.kernel.builder import build_all
+    from libra.cli.preflight import preflight
 
     try:
         config = load(args.file)
-        build_all(config)
+        preflight(config, http=config.environment != "backtest", state=True)
     except LibraError as exc:
         return fail(str(exc), EXIT_CONFIG)
     print(json.dumps(redact(config), indent=2, default=str))

@@ -1,9 +1,14 @@
-"""``libra state``: show a state file without starting the daemon.
+"""``libra state``: show or back up a state file without starting the daemon.
 
-The file is opened read-only, so this works while the daemon runs. Positions are recomputed
-from the stored fills (the source of truth); balances are each account's last snapshot. A
-simulated venue's own state (the paper gateway's), if stored, is shown as ``venues``.
-Exit codes: 0 shown, 2 missing, corrupt or foreign file.
+``libra state --config FILE`` reads ``kernel.state_path`` from the daemon's own config
+(``--path FILE`` names the state file directly). The file is opened read-only, so this works
+while the daemon runs. Positions are the last snapshot moved by the fills stored after it;
+balances are each account's last snapshot. A simulated venue's own state (the paper
+gateway's), if stored, is shown as ``venues``; orders no longer stored one by one (denied,
+compacted) are shown as ``order_counts``. ``libra state backup --config FILE OUT`` writes a
+consistent copy with SQLite's online backup API.
+Exit codes: 0 shown or copied, 2 no state file configured, missing, corrupt or foreign
+file, or a backup that could not be made.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from libra.core.errors import StateStoreError
+from libra.core.errors import ConfigError, StateStoreError
 from libra.persistence.schema import connect_read_only
 from libra.persistence.state import LoadedState, read_state
 from libra.persistence.venue import VenueState, read_venue_states
@@ -27,23 +32,57 @@ SECTIONS = ("orders", "fills", "positions", "balances", "venues", "all")
 
 def register(subparsers: Any) -> None:
     """Add the ``state`` command to the ``libra`` parser."""
-    parser = subparsers.add_parser("state", help="show the state file (read-only)")
-    parser.add_argument("--path", required=True, help="the state file (kernel.state_path)")
-    parser.add_argument("section", nargs="?", choices=SECTIONS, default="all")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(func=cmd_state)
+    parser = subparsers.add_parser(
+        "state", help="show the state file (read-only), or back it up",
+        usage="libra state (--config FILE | --path FILE) [SECTION] [--json]\n"
+              "       libra state backup (--config FILE | --path FILE) OUT")
+    _add_source(parser, argparse.SUPPRESS)
+    parser.set_defaults(func=cmd_state, section="all", out=None, config=None, path=None,
+                        json=False)
+    # Sections and ``backup`` as sub-commands: the options may come before or after them.
+    sections = parser.add_subparsers(dest="section", metavar="SECTION")
+    for name in SECTIONS:
+        _add_source(sections.add_parser(name, help=f"show {name}"), argparse.SUPPRESS)
+    backup = sections.add_parser("backup", help="write a consistent copy (online backup)")
+    _add_source(backup, argparse.SUPPRESS)
+    backup.add_argument("out", help="the file to write (must not exist)")
+
+
+def _add_source(parser: Any, default: Any) -> None:
+    parser.add_argument("--config", "-c", default=default,
+                        help="the daemon's config file (its kernel.state_path)")
+    parser.add_argument("--path", default=default, help="the state file itself")
+    parser.add_argument("--json", action="store_true", default=default, help="print JSON")
+
+
+def _state_path(args: argparse.Namespace) -> Path:
+    if (args.path is None) == (args.config is None):
+        raise ConfigError("libra state: give either --config FILE or --path FILE")
+    if args.path is not None:
+        return Path(args.path)
+    from libra.core.config import load_config
+
+    config = load_config(Path(args.config))
+    if config.kernel.state_path is None:
+        raise ConfigError(f"{args.config}: kernel.state_path is not set: this daemon keeps "
+                          "no state file")
+    return Path(config.kernel.state_path)
 
 
 def cmd_state(args: argparse.Namespace) -> int:
-    """Print one section (or all) of the state file; return the exit code."""
+    """Print one section (or all) of the state file, or back it up; return the exit code."""
+    args.section = args.section or "all"
     try:
-        conn = connect_read_only(Path(args.path))
+        path = _state_path(args)
+        if args.section == "backup":
+            return _backup(path, args.out)
+        conn = connect_read_only(path)
         try:
             state = read_state(conn)
             venues = read_venue_states(conn)
         finally:
             conn.close()
-    except StateStoreError as exc:
+    except (ConfigError, StateStoreError) as exc:
         print(f"libra: error: {exc}", file=sys.stderr)
         return EXIT_BAD_FILE
     data = state_data(state, args.section, venues)
@@ -51,6 +90,14 @@ def cmd_state(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2, default=str))
     else:
         print(render_text(data))
+    return EXIT_OK
+
+
+def _backup(path: Path, out: str) -> int:
+    from libra.persistence.backup import backup
+
+    copied = backup(path, Path(out))
+    print(json.dumps(copied))
     return EXIT_OK
 
 
@@ -71,6 +118,7 @@ def state_data(state: LoadedState, section: str = "all",
     if (every or section == "venues") and venues:
         data["venues"] = {name: _venue_data(venue) for name, venue in venues.items()}
     if every:
+        data["order_counts"] = state.order_counts
         data["strategy_states"] = state.strategy_states
         data["id_counters"] = state.id_counters
         data["last_fill_ns"] = state.last_fill_ns
@@ -138,7 +186,8 @@ def render_text(data: dict[str, Any]) -> str:
         parts.append(_table(("account", "currency", "amount"), rows))
     for name, venue in data.get("venues", {}).items():
         parts.append(_venue_text(name, venue))
-    for name in ("id_counters", "strategy_states", "last_fill_ns", "problems"):
+    for name in ("order_counts", "id_counters", "strategy_states", "last_fill_ns",
+                 "problems"):
         if name in data:
             parts.append(f"{name}: {json.dumps(data[name], default=str)}")
     return "\n".join(parts)

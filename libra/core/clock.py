@@ -1,5 +1,11 @@
-"""Clocks with one interface: ``LiveClock`` (wall time, asyncio timers) and
-``SimulatedClock`` (time set by the backtest runner; timers fire in simulated time).
+"""Clocks with one interface: ``LiveClock`` (wall time, asyncio timers),
+``SimulatedClock`` (time set by the backtest runner; timers fire in simulated time) and
+``ReplayClock`` (a replay of history played as live: the time is the data's).
+
+Every time-based rule (rate limits, daily loss, order latency, a strategy's timers) reads
+the kernel's one clock. Where the market data is history, that clock must be the
+history's time, or a replay played faster than real time would count wall seconds
+against orders placed minutes of market time apart.
 
 Timer callbacks receive a ``TimeEvent`` and are synchronous; a callback that
 needs asynchronous work schedules it on a component that owns tasks.
@@ -235,3 +241,17 @@ class LiveClock:
             self._timers.pop(timer.name, None)
             self._handles.pop(timer.name, None)
         _fire(timer, due)
+
+
+class ReplayClock(SimulatedClock):
+    """The clock of a kernel whose every gateway replays history: the time of the latest
+    replayed event.
+
+    The replay advances it (``advance_to``) before the venue matches each event, as the
+    backtest runner advances its ``SimulatedClock``, so fills, rate limits and timers
+    see the same times as in a backtest of the same data. Time never goes back: with
+    several replays, the latest event of any of them is the time. The kernel's own
+    operational timers (the heartbeat) run on a ``LiveClock``: they measure the process,
+    not the market.
+    """
+

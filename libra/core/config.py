@@ -2,63 +2,95 @@
 
 One frozen pydantic tree that rejects unknown keys. ``load_config(path)``:
 
-1. reads ``.toml`` or ``.yaml``/``.yml``;
+1. reads ``.toml`` or ``.yaml``/``.yml`` as UTF-8, refusing what could knock the
+   process over before validation even starts: files over ``MAX_CONFIG_BYTES``, nesting
+   deeper than ``MAX_DEPTH``, YAML aliases that expand past ``MAX_VALUES`` values;
 2. replaces ``${VAR}`` / ``${VAR:-default}`` in string values from the environment;
 3. applies ``LIBRA__SECTION__KEY=value`` overrides (list items by index:
-   ``LIBRA__GATEWAYS__0__SPEED=60``);
-4. validates, and raises ``ConfigError`` naming the file, the field path and the
-   problem. Plugin options are validated against each plugin's own
-   ``config_model`` by the kernel at build time, with the same kind of message.
+   ``LIBRA__GATEWAYS__0__SPEED=60``), typed by the schema: a string field gets the text
+   as it is (a secret of digits stays a string), a table or list is parsed as YAML flow;
+4. registers every secret-looking value with the scrubber (``libra.core.redaction``),
+   before validation, so even a refused file's secrets never reach an output;
+5. validates, and raises ``ConfigError`` naming the file, the field path and the
+   problem, never the value of a secret field or a raw part of the document. Plugin
+   options are validated against each plugin's own ``config_model`` by the kernel at
+   build time, with the same kind of message.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import re
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from libra.core.errors import ConfigError
+from libra.core.redaction import SECRET_KEY, register_secrets, scrub
 
 ENV_PREFIX = "LIBRA__"
+#: Limits on a config file: far above any real one, far below what would hurt.
+MAX_CONFIG_BYTES = 1_000_000
+MAX_DEPTH = 32
+MAX_VALUES = 100_000
+MAX_YAML_ALIASES = 1_000
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 
 
 class LibraModel(BaseModel):
-    """Base of every config model: frozen, unknown keys rejected."""
+    """Base of every config model: frozen, unknown keys rejected, no infinity or NaN."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+#: A name shown in logs, metrics and file names: printable, no surrounding blanks.
+NAME_PATTERN = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+NAME_MAX = 64
+#: Seconds any configured wait may last: a day. Longer is a typo, not a plan.
+MAX_SECONDS = 86_400.0
 
 
 class KernelSection(LibraModel):
-    name: str = "libra"
+    name: str = Field("libra", min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)
     state_path: str | None = None
-    shutdown_timeout: float = Field(10.0, gt=0)
-    strategy_shutdown_timeout: float = Field(5.0, gt=0)
-    connect_timeout: float = Field(30.0, gt=0)
+    fresh_start: bool = Field(
+        False, description="accept a state file that lost history (missing, emptied, rolled "
+        "back, replaced) and start from what it holds; for one start, not for ever")
+    state_retention: float | None = Field(
+        604_800.0, gt=0, description="seconds a closed order, its events and fills are kept "
+        "one by one before they are compacted into counters (none: kept for ever)")
+    state_checkpoint_interval: float = Field(
+        60.0, gt=0, le=MAX_SECONDS, description="seconds between WAL checkpoints")
+    shutdown_timeout: float = Field(10.0, gt=0, le=3600)
+    strategy_shutdown_timeout: float = Field(5.0, gt=0, le=3600)
+    connect_timeout: float = Field(30.0, gt=0, le=3600)
     cancel_orders_on_stop: bool = False
     venue_only_orders: Literal["adopt", "flag", "cancel"] = Field(
         "flag", description="what reconciliation does with open orders the store does not know")
     continue_on_mismatch: bool = Field(
         False, description="start trading even when reconciliation leaves a mismatch")
-    reconcile_confirm_delay: float = Field(1.0, ge=0)
-    stale_data_after: float = Field(60.0, gt=0, description="seconds without market data "
-                                    "before a stream counts as stale (health, watchdog)")
+    reconcile_confirm_delay: float = Field(1.0, ge=0, le=300)
+    stale_data_after: float = Field(
+        60.0, gt=0, le=MAX_SECONDS,
+        description="seconds without market data before a stream counts as stale")
 
 
 class PluginInstance(BaseModel):
     """A configured plugin instance; keys other than the declared ones are its options."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
 
-    id: str = Field(min_length=1)
-    plugin: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)
+    plugin: str = Field(min_length=1, max_length=200)
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -75,16 +107,17 @@ class GatewayConfig(PluginInstance):
 
 class StrategyConfig(PluginInstance):
     gateway: str | None = None
-    symbols: list[str] = Field(default_factory=list)
+    symbols: list[Annotated[str, Field(min_length=1, max_length=NAME_MAX,
+                                       pattern=NAME_PATTERN)]] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
-    inbox_size: int | None = Field(None, gt=0)
-    max_consecutive_errors: int | None = Field(None, gt=0)
+    inbox_size: int | None = Field(None, gt=0, le=10_000_000)
+    max_consecutive_errors: int | None = Field(None, gt=0, le=1_000_000)
 
 
 class BusConfig(LibraModel):
-    inbox_size: int = Field(10_000, gt=0)
-    max_consecutive_errors: int = Field(10, gt=0)
-    drain_batch: int = Field(256, gt=0)
+    inbox_size: int = Field(10_000, gt=0, le=10_000_000)
+    max_consecutive_errors: int = Field(10, gt=0, le=1_000_000)
+    drain_batch: int = Field(256, gt=0, le=1_000_000)
 
 
 class RiskConfig(LibraModel):
@@ -93,25 +126,50 @@ class RiskConfig(LibraModel):
     max_order_quantity: Decimal | None = Field(None, gt=0)
     max_position_quantity: Decimal | None = Field(None, gt=0)
     max_position_notional: Decimal | None = Field(None, gt=0)
-    max_open_orders: int | None = Field(None, gt=0)
-    max_orders_per_second: float | None = Field(None, gt=0)
-    max_orders_per_second_global: float | None = Field(None, gt=0)
-    price_band: Decimal | None = Field(None, gt=0, description="max |price-last|/last")
+    max_open_orders: int | None = Field(None, gt=0, le=1_000_000)
+    max_orders_per_second: float | None = Field(None, gt=0, le=100_000)
+    max_orders_per_second_global: float | None = Field(None, gt=0, le=100_000)
+    price_band: Decimal | None = Field(None, gt=0, le=10, description="max |price-last|/last")
     daily_loss_limit: Decimal | None = Field(None, gt=0)
+    breaker_denials: int = Field(20, ge=1, le=1_000_000, description=(
+        "denied orders of one strategy within breaker_window, or in a row, that pause it"))
+    breaker_window: float = Field(60.0, gt=0, le=86_400, description=(
+        "seconds of the kernel's clock over which breaker_denials are counted"))
 
 
 class LoggingConfig(LibraModel):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
-    heartbeat_interval: float = Field(10.0, gt=0)
+    heartbeat_interval: float = Field(10.0, ge=0.1, le=MAX_SECONDS)
     log_orders: bool = True
 
 
 class HttpConfig(LibraModel):
     enabled: bool = False
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", min_length=1, max_length=253)
     port: int = Field(8080, ge=0, le=65535)
     token: SecretStr | None = None
+    read_timeout: float = Field(10.0, gt=0, le=300, description=(
+        "seconds a client has to send a request's headers, and an idle connection is kept"))
+
+    @model_validator(mode="after")
+    def _check_exposure(self) -> HttpConfig:
+        token = self.token.get_secret_value() if self.token is not None else ""
+        if self.enabled and not token and not is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host!r} is reachable from other machines and no http.token is "
+                "set; set http.token (e.g. token = \"${LIBRA_HTTP_TOKEN}\") or bind 127.0.0.1")
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class BacktestSection(LibraModel):
@@ -125,7 +183,7 @@ class BacktestSection(LibraModel):
     end: str | None = Field(None, description="ISO date/time (UTC) of the last event")
     report: str | None = Field(None, description="path of the HTML report")
     json_path: str | None = Field(None, alias="json", description="path of the JSON results")
-    periods_per_year: float | None = Field(None, gt=0)
+    periods_per_year: float | None = Field(None, gt=0, le=100_000_000)
 
 
 class ParamSpec(LibraModel):
@@ -157,8 +215,8 @@ class OptimizeSection(LibraModel):
     method: Literal["grid", "tpe", "random"] = "tpe"
     objective: str = "sharpe"
     direction: Literal["maximize", "minimize"] = "maximize"
-    trials: int = Field(50, gt=0)
-    workers: int = Field(1, gt=0)
+    trials: int = Field(50, gt=0, le=1_000_000)
+    workers: int = Field(1, gt=0, le=1024)
     executor: Literal["local", "ray"] = "local"
     storage: str | None = Field(None, description="optuna storage URL, e.g. sqlite:///study.db")
     study_name: str | None = None
@@ -233,39 +291,142 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> K
     env = os.environ if environ is None else environ
     raw = read_config_file(path)
     raw = interpolate(raw, env, path)
-    raw = apply_env_overrides(raw, env)
+    raw = apply_env_overrides(raw, env, path)
+    _measure(raw, path)  # again: an override may hold a YAML alias bomb of its own
+    register_secrets(collect_secrets(raw))
     return validate_config(raw, path)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """Parse a TOML or YAML file into a dict."""
+    """Parse a TOML or YAML file into a dict, within the size and shape limits."""
+    text = _read_text(path)
+    suffix = path.suffix.lower()
     try:
-        text = path.read_text(encoding="utf-8")
+        if suffix == ".toml":
+            data: Any = _parse_toml(text, path)
+        elif suffix in (".yaml", ".yml"):
+            data = _parse_yaml(text, path, "YAML")
+            data = {} if data is None else data
+        else:
+            raise ConfigError(
+                f"{path}: unsupported config format {suffix or '(none)'}; "
+                "use .toml, .yaml or .yml",
+                path=str(path),
+            )
+    except RecursionError:
+        raise _too_deep(path) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a table/mapping", path=str(path))
+    _measure(data, path)
+    return data
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            content = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found", path=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}", path=str(path)) from None
-    suffix = path.suffix.lower()
-    if suffix == ".toml":
-        try:
-            data: Any = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: malformed TOML: {exc}", path=str(path)) from None
-    elif suffix in (".yaml", ".yml"):
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            detail = str(exc).replace("\n", " ")
-            raise ConfigError(f"{path}: malformed YAML: {detail}", path=str(path)) from None
-        data = {} if data is None else data
-    else:
+    if len(content) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: file is larger than {MAX_CONFIG_BYTES:,} bytes; "
+                          "a config file is expected to be small", path=str(path))
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"{path}: unsupported config format {suffix or '(none)'}; use .toml, .yaml or .yml",
-            path=str(path),
-        )
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a table/mapping", path=str(path))
-    return data
+            f"{path}: not UTF-8 text (byte 0x{content[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8", path=str(path)) from None
+    if "\x00" in text:
+        raise ConfigError(f"{path}: contains NUL bytes; a config file is text",
+                          path=str(path))
+    return text
+
+
+def _parse_toml(text: str, path: Path) -> Any:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}", path=str(path)) from None
+
+
+class _LimitedYamlLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """``yaml.SafeLoader`` that counts aliases and nesting while it composes the document."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.libra_aliases = 0
+        self.libra_depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.libra_aliases += 1
+            if self.libra_aliases > MAX_YAML_ALIASES:
+                raise _ShapeError(f"more than {MAX_YAML_ALIASES} YAML aliases")
+        self.libra_depth += 1
+        try:
+            if self.libra_depth > MAX_DEPTH:
+                raise _ShapeError(f"nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.libra_depth -= 1
+
+
+class _ShapeError(Exception):
+    """A document that is well formed but too deep or too big to accept."""
+
+
+def _parse_yaml(text: str, path: Path | None, what: str) -> Any:
+    loader = _LimitedYamlLoader(text)
+    where = f"{path}: " if path else ""
+    try:
+        return loader.get_single_data()
+    except _ShapeError as exc:
+        raise ConfigError(f"{where}{what} document {exc}", path=_text(path)) from None
+    except yaml.YAMLError as exc:
+        detail = str(exc).replace("\n", " ")
+        raise ConfigError(f"{where}malformed {what}: {detail}", path=_text(path)) from None
+    finally:
+        loader.dispose()
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _too_deep(path: Path) -> ConfigError:
+    return ConfigError(f"{path}: nested more than {MAX_DEPTH} levels deep", path=str(path))
+
+
+def _measure(data: Any, path: Path) -> None:
+    """Refuse a document nested deeper than ``MAX_DEPTH`` or holding over ``MAX_VALUES``
+    values once YAML aliases are expanded (each alias counts its whole target again)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(value: Any, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise _too_deep(path)
+        if not isinstance(value, (dict, list)):
+            return 1
+        known = sizes.get(id(value))
+        if known is not None:
+            return known
+        if id(value) in open_nodes:
+            raise ConfigError(f"{path}: a YAML alias refers to a node that contains it",
+                              path=str(path))
+        open_nodes.add(id(value))
+        children = value.values() if isinstance(value, dict) else value
+        total = 1 + sum(size(child, depth + 1) for child in children)
+        open_nodes.discard(id(value))
+        sizes[id(value)] = total
+        if total > MAX_VALUES:
+            raise ConfigError(f"{path}: more than {MAX_VALUES:,} values once YAML aliases are "
+                              "expanded", path=str(path))
+        return total
+
+    size(data, 0)
 
 
 def interpolate(value: Any, env: Mapping[str, str], path: Path, where: str = "") -> Any:
@@ -292,27 +453,71 @@ def interpolate(value: Any, env: Mapping[str, str], path: Path, where: str = "")
     return value
 
 
-def apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """Apply ``LIBRA__SECTION__KEY=value`` overrides; values are parsed as YAML scalars."""
+def apply_env_overrides(
+    data: dict[str, Any], env: Mapping[str, str], path: Path | None = None
+) -> dict[str, Any]:
+    """Apply ``LIBRA__SECTION__KEY=value`` overrides, typed by the schema.
+
+    A field that holds a table or a list takes the value as YAML flow
+    (``LIBRA__STRATEGIES__0__SYMBOLS='[BTC/USDT, ETH/USDT]'``); any other field takes the
+    text as it is, and validation converts it (``"60"`` for a number). A value in double
+    quotes is a JSON string and loses its quotes. Plugin options, whose schema the
+    plugin owns, take the text unless it starts with ``[`` or ``{``.
+    """
     for key in sorted(env):
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX:
             continue
         parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
         if parts:
-            _set_path(data, parts, _parse_scalar(env[key]), key)
+            where = f"{path}: {key}" if path else key
+            _set_path(data, parts, _override_value(parts, env[key], key, path), where)
     return data
 
 
-def _parse_scalar(text: str) -> Any:
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    # Keep numbers that look like money exact ("0.1" must not become a float), and dates
-    # as the text the config models parse.
-    if not isinstance(value, (bool, int, str)):
-        return text
-    return value
+def _override_value(parts: list[str], text: str, env_key: str, path: Path | None) -> Any:
+    kind = _schema_kind(parts)
+    if kind == "collection" or (kind == "unknown" and text.lstrip()[:1] in ("[", "{")):
+        return _parse_yaml(text, path, f"YAML in {env_key}")
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            unquoted = json.loads(text)
+        except ValueError:
+            return text
+        return unquoted if isinstance(unquoted, str) else text
+    return text
+
+
+def _schema_kind(parts: list[str]) -> str:
+    """Return ``"collection"``, ``"scalar"`` or ``"unknown"`` for a field path of the schema."""
+    annotation: Any = KernelConfig
+    for part in parts:
+        annotation = _unwrap_optional(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(part)
+            if field is None:
+                return "unknown"
+            annotation = field.annotation
+            continue
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+        if origin is list and args:
+            annotation = args[0]
+        elif origin is dict and len(args) == 2:
+            annotation = args[1]
+        else:
+            return "unknown"
+    annotation = _unwrap_optional(annotation)
+    if (isinstance(annotation, type) and issubclass(annotation, BaseModel)) or typing.get_origin(
+            annotation) in (list, dict, tuple, set):
+        return "collection"
+    return "unknown" if annotation is Any else "scalar"
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
 
 
 def _set_path(node: Any, parts: list[str], value: Any, env_key: str) -> None:
@@ -348,22 +553,33 @@ def validate_config(raw: dict[str, Any], path: Path | None = None) -> KernelConf
 def config_error_from(
     exc: ValidationError, path: Path | str | None, prefix: str = ""
 ) -> ConfigError:
-    """Turn a pydantic error into one ``ConfigError`` naming each field path."""
+    """Turn a pydantic error into one ``ConfigError`` naming each field path.
+
+    The refused value is shown only when it is a short scalar of a field that is not a
+    secret: never a secret's value, never a table or list of the document.
+    """
     lines = []
     first_field = None
-    for err in exc.errors():
+    for err in exc.errors(include_url=False):
         loc = _loc(err["loc"], prefix)
         first_field = first_field or loc
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        value = err.get("input")
-        shown = "" if err["type"] in ("missing", "extra_forbidden") else f" (was {_short(value)})"
-        lines.append(f"field {loc or '(top level)'}: {msg}{shown}")
+        lines.append(f"field {loc or '(top level)'}: {msg}{_shown(err, loc)}")
     where = f"{path}: " if path else ""
     return ConfigError(
-        where + "; ".join(lines), path=str(path) if path else None, field=first_field
+        scrub(where + "; ".join(lines)), path=str(path) if path else None, field=first_field
     )
+
+
+def _shown(err: Any, loc: str) -> str:
+    if err["type"] in ("missing", "extra_forbidden") or SECRET_KEY.search(loc):
+        return ""
+    value = err.get("input")
+    if value is not None and not isinstance(value, (str, int, float, Decimal, bool)):
+        return ""
+    return f" (was {_short(value)})"
 
 
 def _loc(loc: tuple[int | str, ...], prefix: str) -> str:
@@ -381,13 +597,8 @@ def _join(where: str, key: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    if isinstance(value, SecretStr):
-        return "'**********'"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-_SECRET_KEY = re.compile(r"(secret|password|passphrase|token|api_?key|private)", re.IGNORECASE)
 
 
 def redact(value: Any, key: str = "") -> Any:
@@ -401,11 +612,14 @@ def redact(value: Any, key: str = "") -> Any:
         return {k: redact(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact(v, key) for v in value]
-    if key and _SECRET_KEY.search(key) and isinstance(value, str) and value:
+    if key and SECRET_KEY.search(key) and isinstance(value, str) and value:
         return "**********"
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+_SECRET_NAME = re.compile(r"(^|_)(secret|password|passphrase|token|api_?key)$", re.IGNORECASE)
 
 
 def collect_secrets(value: Any) -> set[str]:
@@ -421,8 +635,10 @@ def collect_secrets(value: Any) -> set[str]:
         found |= collect_secrets(value.model_extra or {})
     elif isinstance(value, dict):
         for k, v in value.items():
-            if isinstance(v, str) and v and _SECRET_KEY.search(str(k)):
+            if isinstance(v, str) and v and SECRET_KEY.search(str(k)):
                 found.add(v)
+            elif type(v) is int and _SECRET_NAME.search(str(k)):
+                found.add(str(v))  # a secret of digits written as a number
             else:
                 found |= collect_secrets(v)
     elif isinstance(value, (list, tuple)):

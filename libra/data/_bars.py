@@ -27,6 +27,7 @@ from libra.data._rows import (
     check_positive,
     parse_timestamp_column,
 )
+from libra.data._sanity import describe_ns, stray_rows
 from libra.data._sources import Table
 from libra.model.events import Bar, timeframe_to_ns
 
@@ -159,6 +160,10 @@ def build_bars(
     if not all(map(lt, stamps, islice(stamps, 1, None))):
         columns = _sorted_unique(columns, rejects)
         stamps = columns[0]
+    strays = stray_rows(stamps)
+    if strays:
+        columns = _without_strays(columns, strays, rejects)
+        stamps = columns[0]
     if not stamps:
         return []
     if timeframe is None:
@@ -185,6 +190,14 @@ def build_bars(
             events,
         )
     )
+
+
+def _without_strays(columns: BarColumns, strays: list[tuple[int, str]], rejects: Rejects
+                    ) -> BarColumns:
+    for index, reason in strays:
+        rejects.add(columns[6][index], "timestamp", describe_ns(columns[0][index]), reason)
+    dropped = {index for index, _ in strays}
+    return [[v for i, v in enumerate(column) if i not in dropped] for column in columns]
 
 
 def _sorted_unique(columns: BarColumns, rejects: Rejects) -> BarColumns:

@@ -85,6 +85,8 @@ class Rejects:
         self.strict = strict
         self.count = 0
         self.details: list[Rejection] = []
+        #: The 1-based row of each kept event, where a loader tracks them (trades, quotes).
+        self.kept_rows: list[int] = []
 
     def add(self, row: int, field: str, value: object, reason: str) -> None:
         """Record one rejected row; raise ``DataFormatError`` instead when strict."""

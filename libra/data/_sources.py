@@ -16,6 +16,7 @@ import gzip
 import importlib
 import io
 import json
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -101,8 +102,11 @@ def open_table(path: Path) -> Table:
             return _read_arrow(path, "parquet")
         if inner in _FEATHER_SUFFIXES or magic.startswith(_ARROW_MAGIC):
             return _read_arrow(path, "feather")
-    with _open_text(path, compressed) as handle:
-        text = handle.read()
+    try:
+        with _open_text(path, compressed) as handle:
+            text = handle.read()
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise DataFormatError(f"{source}: corrupt gzip data ({error})", source=source) from None
     if inner in _JSON_SUFFIXES or (inner not in _CSV_SUFFIXES and text.lstrip()[:1] == "["):
         return _read_json(source, text)
     return _read_csv(source, text)

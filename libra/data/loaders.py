@@ -16,7 +16,8 @@ Supported sources (the format is found from the extension, then the content):
   Tardis column names).
 
 Every row is checked at this boundary. A bad row (not a number, NaN, infinite, zero or
-negative price, high below low, open or close outside low..high, negative volume) is
+negative price, high below low, open or close outside low..high, negative volume, a
+timestamp outside 1970..2100 or far from the rest of the file: ``_sanity.py``) is
 skipped and counted on the returned ``Loaded`` list; with ``strict=True`` the first bad
 row raises ``DataFormatError`` naming file, row and field.
 """
@@ -48,6 +49,7 @@ from libra.data._rows import (
     check_positive,
     epoch_parser,
 )
+from libra.data._sanity import describe_ns, stray_rows
 from libra.data._sources import Table, open_table
 from libra.data.bundled import resolve_data_path
 from libra.model.events import Bar, Quote, Trade
@@ -199,6 +201,7 @@ def _collect_trades(
     prices = DecimalCache()
     trades: list[Trade] = []
     append = trades.append
+    kept_rows = rejects.kept_rows
     with _floats_trapped():
         for row_number, raw in enumerate(table.rows(), 1):
             try:
@@ -209,6 +212,7 @@ def _collect_trades(
                     side = _side(side, maker)
                     trade_id = "" if trade_id is None else str(trade_id)
                     append(Trade(venue, symbol, price, size, side, trade_id, ts, ts))
+                    kept_rows.append(row_number)
                     continue
             except PARSE_ERRORS:
                 pass
@@ -261,6 +265,7 @@ def _collect_quotes(
                     and ZERO <= ask_size < INFINITY
                 ):
                     quotes.append(Quote(venue, symbol, bid, ask, bid_size, ask_size, ts, ts))
+                    rejects.kept_rows.append(row_number)
                     continue
             except PARSE_ERRORS:
                 pass
@@ -291,9 +296,19 @@ def _reject_quote(
 
 
 def _finish_ticks(events: list[Any], rejects: Rejects) -> Loaded[Any]:
+    rows = rejects.kept_rows
     stamps = [e.ts_event for e in events]
     if not all(a <= b for a, b in pairwise(stamps)):
-        events = sorted(events, key=_TS_EVENT)  # stable: equal times keep file order
+        # stable: equal times keep file order
+        order = sorted(range(len(events)), key=stamps.__getitem__)
+        events, rows = [events[i] for i in order], [rows[i] for i in order]
+        stamps = [stamps[i] for i in order]
+    strays = stray_rows(stamps)
+    if strays:
+        for index, reason in strays:
+            rejects.add(rows[index], "timestamp", describe_ns(stamps[index]), reason)
+        dropped = {index for index, _ in strays}
+        events = [e for i, e in enumerate(events) if i not in dropped]
     _log_rejects(rejects)
     return rejects.wrap(events)
 

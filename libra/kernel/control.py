@@ -11,8 +11,11 @@ flatten) in one place, so that every door (HTTP, CLI, tests) does the same thing
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
+
+import structlog
 
 from libra.core.bus import MessageBus
 from libra.core.cache import Cache
@@ -20,6 +23,7 @@ from libra.core.config import KernelConfig
 from libra.core.lifecycle import Component, ComponentState
 from libra.kernel.runner import StrategyRunner
 from libra.kernel.signals import KernelSignals
+from libra.model.orders import Order, OrderStatus
 from libra.plugins.base import GatewayPlugin, StrategyPlugin
 from libra.trading.execution import ExecutionEngine
 from libra.trading.risk import TradingState
@@ -30,7 +34,14 @@ TRADING_ACTIONS = {"halt": TradingState.HALTED, "reduce": TradingState.REDUCING,
 
 
 class OperatorActions:
-    """Halt, reduce, resume, cancel every open order, flatten every position."""
+    """Halt, reduce, resume, cancel every open order, flatten every position, resume a
+    paused strategy.
+
+    ``cancel_all`` and ``flatten`` send their commands at once and then wait, up to
+    ``wait`` seconds, for the venue's answers: they report what the venue confirmed
+    (canceled, filled, still open, denied), and ``ok`` is true only when everything asked
+    for was done.
+    """
 
     def __init__(self, engine: ExecutionEngine) -> None:
         self._engine = engine
@@ -46,24 +57,75 @@ class OperatorActions:
         risk.set_state(TRADING_ACTIONS[action], reason=f"operator: {action}")
         return {"trading_state": risk.state.value, "previous": previous}
 
-    def cancel_all(self) -> dict[str, Any]:
-        """Request the cancel of every open order."""
-        return {"cancel_requested": self._engine.cancel_all_open_orders()}
+    def resume_strategy(self, strategy_id: str) -> dict[str, Any]:
+        """Let a strategy the denial breaker paused place orders again."""
+        was_paused = self._engine.risk.resume(strategy_id)
+        return {"strategy_id": strategy_id, "changed": was_paused, "paused": False}
 
-    def flatten(self) -> dict[str, Any]:
-        """Cancel every open order and close every position with reduce-only market orders."""
+    async def cancel_all(self, wait: float = 10.0) -> dict[str, Any]:
+        """Cancel every open order; report what the venue confirmed within ``wait`` s."""
         engine = self._engine
-        cancelled = engine.cancel_all_open_orders()
-        closing = []
+        orders = list(engine.cache.open_orders())
+        requested = sum(1 for order in orders if engine.cancel(order))
+        await engine.flush()
+        await self._until(lambda: not any(o.is_open for o in orders), wait)
+        still_open = [o.client_order_id for o in orders if o.is_open]
+        return {"ok": not still_open, "cancel_requested": requested,
+                "canceled": sum(1 for o in orders if o.status is OrderStatus.CANCELED),
+                "still_open": still_open}
+
+    async def flatten(self, wait: float = 10.0) -> dict[str, Any]:
+        """Cancel every open order, then close every position with reduce-only market
+        orders, split into clips the per-order limits allow; report what filled."""
+        engine = self._engine
+        cancels = await self.cancel_all(wait / 2)
+        closing: list[Order] = []
         for position in engine.portfolio.positions(open_only=True):
             orders = engine.orders_api(position.strategy_id, position.venue)
-            order = orders.close_position(position.symbol)
-            if order is not None:
-                closing.append({"strategy_id": position.strategy_id, "symbol": position.symbol,
-                                "client_order_id": order.client_order_id,
-                                "status": order.status.value, "reason": order.reason})
-        return {"cancel_requested": cancelled, "close_orders": closing,
-                "trading_state": engine.risk.state.value}
+            closing += orders.close_in_clips(position.symbol)
+        if closing:
+            self._log.warning("flatten.closing", orders=len(closing),
+                              positions=len({(o.strategy_id, o.symbol) for o in closing}))
+        await engine.flush()
+        await self._until(lambda: all(o.is_closed for o in closing), wait / 2)
+        left = [{"strategy_id": p.strategy_id, "symbol": p.symbol, "quantity": str(p.quantity)}
+                for p in engine.portfolio.positions(open_only=True)]
+        return {"ok": cancels["ok"] and not left, "cancel_requested": cancels["cancel_requested"],
+                "still_open": cancels["still_open"],
+                "close_orders": [_close_report(o) for o in closing],
+                "positions_left": left, "trading_state": engine.risk.state.value}
+
+    async def _until(self, done: Callable[[], bool], seconds: float) -> None:
+        """Wait until ``done()``, re-checked at each order event, for at most ``seconds``."""
+        if done():
+            return
+        changed = asyncio.Event()
+
+        def on_order_event(event: object) -> None:
+            changed.set()
+
+        bus = self._engine.bus
+        bus.subscribe("order.**", on_order_event, priority=-100)
+        try:
+            async with asyncio.timeout(seconds):
+                while not done():
+                    changed.clear()
+                    await changed.wait()
+        except TimeoutError:
+            pass
+        finally:
+            bus.unsubscribe("order.**", on_order_event)
+
+    @property
+    def _log(self) -> Any:
+        return structlog.get_logger("libra.kernel")
+
+
+def _close_report(order: Order) -> dict[str, Any]:
+    return {"strategy_id": order.strategy_id, "symbol": order.symbol,
+            "client_order_id": order.client_order_id, "quantity": str(order.quantity),
+            "filled_quantity": str(order.filled_quantity), "status": order.status.value,
+            "reason": order.reason}
 
 
 class KernelControl(Protocol):

@@ -23,13 +23,14 @@ import structlog
 
 from libra.core.bus import MessageBus
 from libra.core.cache import Cache
-from libra.core.clock import LiveClock, SimulatedClock, TimeEvent
+from libra.core.clock import LiveClock, ReplayClock, SimulatedClock, TimeEvent
 from libra.core.config import KernelConfig
 from libra.core.errors import LifecycleError, StateStoreError
 from libra.core.lifecycle import BaseComponent, Component, ComponentState
 from libra.kernel.builder import build_all
 from libra.kernel.control import OperatorActions, ServiceFactory
 from libra.kernel.gateways import GatewayComponent
+from libra.kernel.lockstep import Lockstep, only_replays
 from libra.kernel.runner import StrategyRunner
 from libra.kernel.signals import KernelSignals
 from libra.kernel.state import KernelState
@@ -76,6 +77,7 @@ class TradingKernel(BaseComponent):
         self.clock: LiveClock | SimulatedClock = (
             SimulatedClock() if self.is_backtest else LiveClock()
         )
+        self.wall_clock = LiveClock()  # the kernel's own timers: the heartbeat
         self.trading = ExecutionEngine(
             self.bus, self.cache, self.clock, self.config.risk,
             log_orders=self.config.logging.log_orders, simulated=self.is_backtest,
@@ -85,14 +87,16 @@ class TradingKernel(BaseComponent):
         self.gateways: dict[str, GatewayPlugin] = {}
         self.strategies: dict[str, StrategyPlugin] = {}
         self.runners: dict[str, StrategyRunner] = {}
+        self.lockstep = Lockstep(self.trading, self.runners)
         self.started_at_ns: int | None = None
         self.stop_reason: str | None = None
-        #: Set when the state store failed while running: ``run`` raises it after the stop.
-        self.store_error: StateStoreError | None = None
         #: The file ``libra run`` loaded; a reload re-reads it.
         self.config_path: Path | None = None
         #: True once the state file was restored and every gateway reconciled.
         self.reconciled = False
+        #: With ``kernel.cancel_orders_on_stop``: the orders still open after the stop
+        #: (``libra run`` then exits 4).
+        self.orders_left_open: list[str] = []
         self._built = False
         self._state_keeper = KernelState(self.config.kernel, self.trading, self._on_store_error)
         self._stop_event: asyncio.Event | None = None
@@ -149,6 +153,8 @@ class TradingKernel(BaseComponent):
             return
         gateways, strategies = build_all(self.config, self._strategy_instances)
         self.gateways = gateways
+        if only_replays(gateways) and not self.is_backtest:  # time is the data's, see ReplayClock
+            self.clock = self.trading.clock = ReplayClock()
         bus_cfg = self.config.bus
         default_gateway = next(iter(gateways), None)
         for cfg in self.config.strategies:
@@ -172,7 +178,8 @@ class TradingKernel(BaseComponent):
             )
         for gateway_id, gateway in gateways.items():
             self.trading.add_gateway(gateway_id, gateway)
-            gateway.bind(self.bus.publish_event, self.trading.on_order_event, self.clock)
+            gateway.bind(self.bus.publish_event, self.trading.on_order_event, self.clock,
+                         settled=self.lockstep.settled)
         for gateway_id, gateway in gateways.items():
             # A gateway trading on another gateway's data (paper on live data) sees it
             # before the strategies do, as a venue would.
@@ -230,12 +237,12 @@ class TradingKernel(BaseComponent):
             # Streams end before strategies shut down: no data arrives during shutdown().
             stack.push_async_callback(part.stop_streaming)
         if not self.is_backtest:
-            self.clock.set_timer(
+            self.wall_clock.set_timer(
                 _HEARTBEAT_TIMER,
                 int(self.config.logging.heartbeat_interval * 1e9),
                 self._heartbeat,
             )
-            stack.callback(self.clock.cancel_timer, _HEARTBEAT_TIMER)
+            stack.callback(self.wall_clock.cancel_timer, _HEARTBEAT_TIMER)
 
     async def _start_services(self) -> None:
         """Start the services around the kernel; one that fails to start stops the kernel."""
@@ -331,14 +338,21 @@ class TradingKernel(BaseComponent):
     async def _on_stop(self) -> None:
         # Services first: systemd hears STOPPING and the HTTP server closes before anything.
         await self._stop_services()
-        if self.config.kernel.cancel_orders_on_stop and self._stack is not None:
-            cancelled = self.trading.cancel_all_open_orders()
-            self._log.info("kernel.orders_cancelled", count=cancelled)
+        kcfg = self.config.kernel
+        if kcfg.cancel_orders_on_stop and self._stack is not None:
+            # Sent and answered while the gateways are still connected and streaming.
+            report = await self.actions.cancel_all(wait=kcfg.shutdown_timeout / 2)
+            log = self._log.info if report["ok"] else self._log.error
+            log("kernel.orders_cancelled", requested=report["cancel_requested"],
+                canceled=report["canceled"], still_open=report["still_open"])
         await self._unwind()
         if self.started_at_ns is None:
             return  # the start failed and unwound: nothing was running
+        open_orders = [o.client_order_id for o in self.cache.open_orders()]
+        if kcfg.cancel_orders_on_stop:
+            self.orders_left_open = open_orders
         self._log.info("kernel.stopped", reason=self.stop_reason or "stopped",
-                       **self.trading.summary())
+                       open_order_ids=open_orders, **self.trading.summary())
 
     async def _unwind(self) -> None:
         stack, self._stack = self._stack, None
@@ -362,15 +376,11 @@ class TradingKernel(BaseComponent):
         finally:
             await self.stop()
             self.signals.remove()
-        if self.store_error is not None:
-            raise self.store_error  # never a clean exit after losing the ability to persist
+        self._state_keeper.raise_if_failed()  # never a clean exit after losing the store
 
     # -- observation ------------------------------------------------------------------------
 
     def _on_store_error(self, error: StateStoreError) -> None:
-        # Nothing may trade once nothing can be saved: halt first, then stop.
-        self.store_error = error
-        self.trading.risk.set_state(TradingState.HALTED, reason="state store failed")
         self.request_stop(f"state store failed: {error}")
 
     def _heartbeat(self, event: TimeEvent) -> None:
@@ -383,6 +393,7 @@ class TradingKernel(BaseComponent):
             "kernel.heartbeat",
             events_per_second=round(rate, 1),
             events=seen,
+            gateways={gid: self._gateway_status(gid, g) for gid, g in self.gateways.items()},
             strategies={sid: r.stats() for sid, r in self.runners.items()},
             **self.trading.summary(),
         )

@@ -134,6 +134,14 @@ class StrategyRunner:
         """Return how many events wait in the inbox."""
         return len(self._inbox) + len(self._conflated)
 
+    @property
+    def is_idle(self) -> bool:
+        """Whether the runner has handled every event it took in (or takes none any more):
+        nothing queued, no callback running."""
+        # Every event taken in is handled, or dropped by conflation; events handled once the
+        # callback returned, so a running callback counts as not handled.
+        return self.state is not _RUNNING or self.events_handled + self.dropped == self.events_in
+
     def on_market_data(self, event: Any) -> None:
         """Queue one market data event, conflating when the inbox is full."""
         if self.state is not _RUNNING:

@@ -1,10 +1,13 @@
 """The kernel's state file: restore at start, reconcile with every venue, save, close.
 
-At start (live and paper, with ``kernel.state_path`` set) the store is opened, each
+At start (live and paper, with ``kernel.state_path`` set) the store is opened (and refused
+if it lost history, unless ``kernel.fresh_start``), each
 simulated venue restores its own state from it, the orders, fills, positions and balances
 it holds are restored into the engine, and every gateway is reconciled against it before
 any strategy starts. While running, the heartbeat saves strategy state and the portfolio;
-at stop the same is saved once more before the store closes.
+at stop the same is saved once more before the store closes. A store that fails while
+running (a write error, its file deleted or replaced) calls ``on_store_failed``: the
+kernel halts trading and stops with the store's error.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from libra.persistence import (
 )
 from libra.plugins.base import GatewayPlugin, StrategyPlugin
 from libra.trading.execution import ExecutionEngine
+from libra.trading.risk import TradingState
 
 
 class KernelState:
@@ -37,6 +41,8 @@ class KernelState:
         self._config = config
         self._engine = engine
         self._on_store_failed = on_store_failed
+        #: The store's failure while running, if it failed.
+        self.error: StateStoreError | None = None
         self.store: StateStore | None = None
         self.restored: LoadedState | None = None
         #: The strategies whose ``on_save`` is called at each save.
@@ -60,7 +66,9 @@ class KernelState:
         kcfg = self._config
         if kcfg.state_path is None:
             return
-        store = StateStore.open(kcfg.state_path, on_error=self._on_store_failed)
+        store = StateStore.open(
+            kcfg.state_path, on_error=self._store_failed, fresh_start=kcfg.fresh_start,
+            retention=kcfg.state_retention, checkpoint_interval=kcfg.state_checkpoint_interval)
         stack.push_async_callback(self._close, store)
         for gateway in gateways.values():
             await gateway.attach_store(store)  # a simulated venue restores itself first
@@ -84,6 +92,21 @@ class KernelState:
                 f"reconciliation left {len(mismatches)} mismatch(es); trading not started "
                 f"(kernel.continue_on_mismatch overrides): {'; '.join(mismatches[:5])}"
             )
+
+    def _store_failed(self, error: StateStoreError) -> None:
+        # Nothing may trade once nothing can be saved: halt first, then stop the kernel.
+        self.error = error
+        self._engine.risk.set_state(TradingState.HALTED, reason="state store failed")
+        self._on_store_failed(error)
+
+    def raise_if_failed(self) -> None:
+        """Raise the store's failure, if it failed while running (after the kernel stopped).
+
+        Raises:
+            StateStoreError: the store failed.
+        """
+        if self.error is not None:
+            raise self.error
 
     def save(self) -> None:
         """Save each strategy's ``on_save`` state and the portfolio (no-op without a store)."""

@@ -7,8 +7,15 @@ data; else 503 with the reasons), ``GET /api/status``.
 Control endpoints need ``Authorization: Bearer <http.token>`` (401 without it or
 with a wrong one; 403 when no token is configured, which disables them):
 ``POST /api/control/{halt,reduce,resume,cancel-all,flatten}`` and
-``POST /api/strategies/{id}/{stop,start}``. Every control request is logged
+``POST /api/strategies/{id}/{stop,start,resume}``. Every control request is logged
 (``control.applied`` / ``control.refused``) with the client's address.
+
+The server is small on purpose, because it may face clients that are not friendly:
+an unknown action is answered 404 before anything is counted, so metric labels come
+from a fixed set and no request can add a series; a client has ``http.read_timeout``
+seconds to send its headers (aiohttp's keep-alive timer, armed from the first byte),
+and a body may not exceed ``MAX_BODY_BYTES`` (no endpoint reads one). A non-loopback
+address without ``http.token`` is refused by the config itself.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any, Protocol
 import structlog
 from aiohttp import web
 
+from libra.core.redaction import scrub
 from libra.kernel.control import TRADING_ACTIONS, KernelControl
 from libra.observability.metrics import CONTENT_TYPE, OpsMetrics
 
@@ -40,9 +48,11 @@ class OpsEndpoints(Protocol):
 
     def set_trading_state(self, action: str) -> dict[str, Any]: ...
 
-    def cancel_all(self) -> dict[str, Any]: ...
+    async def cancel_all(self) -> dict[str, Any]: ...
 
-    def flatten(self) -> dict[str, Any]: ...
+    async def flatten(self) -> dict[str, Any]: ...
+
+    def resume_strategy(self, strategy_id: str) -> dict[str, Any]: ...
 
     async def stop_strategy(self, strategy_id: str) -> dict[str, Any]: ...
 
@@ -51,13 +61,19 @@ class OpsEndpoints(Protocol):
 
 _log = structlog.get_logger("libra.http")
 CONTROL_ACTIONS = (*TRADING_ACTIONS, "cancel-all", "flatten")
+STRATEGY_ACTIONS = ("stop", "start", "resume")
+MAX_BODY_BYTES = 16 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    """Return a JSON response; Decimals and other values become strings."""
-    return web.Response(text=json.dumps(data, default=str), status=status,
+    """Return a JSON response, scrubbed; Decimals and other values become strings."""
+    return web.Response(text=scrub(json.dumps(data, default=str)), status=status,
                         content_type="application/json")
+
+
+def _scrubbed(render: Callable[[], bytes]) -> Callable[[], bytes]:
+    return lambda: scrub(render().decode()).encode()
 
 
 class OpsHttpServer:
@@ -74,7 +90,7 @@ class OpsHttpServer:
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application with every route."""
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -86,7 +102,8 @@ class OpsHttpServer:
     async def start(self) -> None:
         """Bind and start serving; ``port`` is then the bound port."""
         http = self.ops.kernel.config.http
-        runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False,
+                               keepalive_timeout=http.read_timeout)
         await runner.setup()
         try:
             site = web.TCPSite(runner, http.host, http.port, shutdown_timeout=1.0)
@@ -118,7 +135,7 @@ class OpsHttpServer:
         return body
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        body = self._cached("metrics", self.ops.metrics.render)
+        body = self._cached("metrics", _scrubbed(self.ops.metrics.render))
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -131,7 +148,8 @@ class OpsHttpServer:
         return json_response({"ready": True, "reasons": []})
 
     async def _status(self, request: web.Request) -> web.Response:
-        body = self._cached("status", lambda: json.dumps(self.ops.status(), default=str).encode())
+        body = self._cached(
+            "status", _scrubbed(lambda: json.dumps(self.ops.status(), default=str).encode()))
         return web.Response(body=body, content_type="application/json")
 
     # -- control ----------------------------------------------------------------------------
@@ -143,6 +161,8 @@ class OpsHttpServer:
 
     def _guard(self, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
+            if _label(request) is None:  # before any metric label exists for it
+                return _unknown_action(request)
             refusal = self._refusal(request)
             if refusal is not None:
                 return refusal
@@ -152,7 +172,7 @@ class OpsHttpServer:
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         token = self._token()
-        action = request.match_info.get("action", "")
+        action = _label(request) or "unknown"
         if token is None:
             self._refused(request, action, 403, "control API disabled: no http.token configured")
             return json_response({"error": "control API disabled: no http.token configured"}, 403)
@@ -168,7 +188,7 @@ class OpsHttpServer:
         return None
 
     def _refused(self, request: web.Request, action: str, status: int, why: str) -> None:
-        self.ops.metrics.control_actions.labels(action or "?", "refused").inc()
+        self.ops.metrics.control_actions.labels(action, "refused").inc()
         _log.warning("control.refused", action=action, status=status, reason=why,
                      path=request.path, remote=request.remote)
 
@@ -178,25 +198,25 @@ class OpsHttpServer:
         if action in TRADING_ACTIONS:
             result = ops.set_trading_state(action)
         elif action == "cancel-all":
-            result = ops.cancel_all()
+            result = await ops.cancel_all()
         elif action == "flatten":
-            result = ops.flatten()
+            result = await ops.flatten()
         else:
-            return json_response({"error": f"unknown action {action!r}; "
-                                           f"expected one of {list(CONTROL_ACTIONS)}"}, 404)
+            return _unknown_action(request)
         return self._applied(request, action, result)
 
     async def _strategy(self, request: web.Request) -> web.Response:
         strategy_id = request.match_info["strategy_id"]
         action = request.match_info["action"]
-        if action not in ("stop", "start"):
-            return json_response({"error": f"unknown action {action!r}; expected stop or start"},
-                                 404)
+        if action not in STRATEGY_ACTIONS:
+            return _unknown_action(request)
         if strategy_id not in self.ops.kernel.runners:
             return json_response({"error": f"no strategy {strategy_id!r}; configured: "
                                            f"{sorted(self.ops.kernel.runners)}"}, 404)
         if action == "stop":
             result = await self.ops.stop_strategy(strategy_id)
+        elif action == "resume":
+            result = self.ops.resume_strategy(strategy_id)
         else:
             result = await self.ops.start_strategy(strategy_id)
         return self._applied(request, f"{action}-strategy", result)
@@ -206,4 +226,21 @@ class OpsHttpServer:
         self.ops.metrics.control_actions.labels(action, "applied").inc()
         self._cache.clear()  # the next status read shows the action's effect
         _log.warning("control.applied", action=action, remote=request.remote, **result)
-        return json_response({"action": action, "ok": True, **result})
+        # 409 when the venue did not confirm all of it (a close denied, a cancel unanswered):
+        # `libra ctl` then exits non-zero, and a script cannot mistake it for success.
+        body = {"action": action, "ok": True, **result}
+        return json_response(body, 200 if body["ok"] else 409)
+
+
+def _label(request: web.Request) -> str | None:
+    """Return the metric label of a control request's action; None for an unknown action."""
+    action = request.match_info.get("action", "")
+    if "strategy_id" in request.match_info:
+        return f"{action}-strategy" if action in STRATEGY_ACTIONS else None
+    return action if action in CONTROL_ACTIONS else None
+
+
+def _unknown_action(request: web.Request) -> web.Response:
+    expected = STRATEGY_ACTIONS if "strategy_id" in request.match_info else CONTROL_ACTIONS
+    # The refused name is not echoed back: it is whatever the client sent.
+    return json_response({"error": f"unknown action; expected one of {list(expected)}"}, 404)

@@ -1,8 +1,11 @@
 """structlog set-up: JSON lines off a terminal, readable lines on one.
 
 Every line carries the kernel name. Standard-library logging (plugins'
-``self.log``, ccxt, aiohttp) goes through the same renderer. Known secret
-values are scrubbed from every line, whatever key or message they hide in.
+``self.log``, ccxt, aiohttp) goes through the same renderer. Every line goes through
+``libra.core.redaction.scrub`` last, whatever key or message a secret hides in, and
+exceptions are turned into text (or a dict) *before* that, so a venue's error that
+echoes a key is scrubbed too. No traceback shows local variables, in any format: a
+frame's locals are where a key or a signed request sits.
 The level can be changed at run time (``set_level``) without rebuilding loggers.
 """
 
@@ -11,15 +14,14 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO
 
 import structlog
 import structlog.tracebacks
 from structlog.types import EventDict, Processor, WrappedLogger
 
 from libra.core.loglevel import LEVELS, current_level, set_level
-
-REDACTED = "**********"
+from libra.core.redaction import REDACTED, register_secrets, scrub_data
 
 
 class _RuntimeState:
@@ -27,7 +29,6 @@ class _RuntimeState:
 
     def __init__(self) -> None:
         self.kernel = "libra"
-        self.secrets: tuple[str, ...] = ()
 
 
 _state = _RuntimeState()
@@ -35,9 +36,7 @@ _state = _RuntimeState()
 
 def add_secrets(secrets: Iterable[str]) -> None:
     """Register more secret values to scrub (e.g. when a config is reloaded)."""
-    merged = set(_state.secrets) | {s for s in secrets if s and len(s) >= 4}
-    # Longest first, so a secret containing another is replaced whole.
-    _state.secrets = tuple(sorted(merged, key=len, reverse=True))
+    register_secrets(secrets)
 
 
 def _filter_level(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
@@ -51,25 +50,18 @@ def _add_kernel(logger: WrappedLogger, method: str, event_dict: EventDict) -> Ev
     return event_dict
 
 
-def _scrub(value: Any) -> Any:
-    if isinstance(value, str):
-        for secret in _state.secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub(v) for v in value]
-    return value
-
-
 def scrub_secrets(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
-    """Replace every known secret value anywhere in the line."""
-    if not _state.secrets:
-        return event_dict
-    return {k: _scrub(v) if not isinstance(v, (int, float, bool)) else v
-            for k, v in event_dict.items()}
+    """Scrub every value of the line (``libra.core.redaction.scrub_data``)."""
+    scrubbed: EventDict = scrub_data(event_dict)
+    return scrubbed
+
+
+def _text_values(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """Render values that are not plain data as text, so the scrubber sees what is printed."""
+    for key, value in event_dict.items():
+        if not (value is None or isinstance(value, (str, int, float, bool, list, dict))):
+            event_dict[key] = str(value)
+    return event_dict
 
 
 def _stringify(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
@@ -91,7 +83,6 @@ def configure_logging(
     """Configure structlog and the standard library's logging once, for the process."""
     stream = stream or sys.stdout
     _state.kernel = kernel
-    _state.secrets = ()
     add_secrets(secrets)
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     shared: list[Processor] = [
@@ -111,8 +102,11 @@ def configure_logging(
         ]
         renderer = structlog.processors.JSONRenderer()
     else:
-        tail = [scrub_secrets]
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        # The traceback becomes plain text here, before the scrubber; the console
+        # renderer's own formatter (rich, with locals) never sees an exception.
+        tail = [structlog.processors.format_exc_info, _text_values, scrub_secrets]
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback)
     structlog.configure(
         processors=[_filter_level, *shared, *tail, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),

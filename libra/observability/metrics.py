@@ -149,7 +149,12 @@ class KernelCollector(Collector):
                                   labels=labels)
         state = GaugeMetricFamily("libra_strategy_state", "Strategy state (1 for the current one)",
                                   labels=["strategy", "state"])
+        paused = GaugeMetricFamily("libra_strategy_paused",
+                                   "1 while the denial breaker holds the strategy's new orders",
+                                   labels=labels)
+        paused_ids = self.kernel.trading.risk.paused
         for sid, runner in list(self.kernel.runners.items()):
+            paused.add_metric([sid], 1 if sid in paused_ids else 0)
             events_in.add_metric([sid], runner.events_in)
             handled.add_metric([sid], runner.events_handled)
             dropped.add_metric([sid], runner.dropped)
@@ -160,7 +165,7 @@ class KernelCollector(Collector):
             depth.add_metric([sid], runner.depth)
             for name in _RUNNER_STATES:
                 state.add_metric([sid, name], 1 if runner.state.value == name else 0)
-        yield from (events_in, handled, dropped, errors, busy, depth, state)
+        yield from (events_in, handled, dropped, errors, busy, depth, state, paused)
 
     def _orders(self) -> Iterable[Metric]:
         trading = self.kernel.trading

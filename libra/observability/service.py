@@ -6,14 +6,22 @@ attributes only (``state``, ``gateways``, ``runners``, ``trading``, ``cache``,
 ``bus``, ``config``, ``status()``); nothing on the hot path changes except two
 lowest-priority bus subscribers (see ``metrics``).
 
+Readiness is what an operator acts on, so it reports the venue as it is: a gateway that
+lost its connection, or whose market data went silent, makes ``/readyz`` 503 and names
+the stream and how long it has been silent; recovery makes it 200 again. The systemd
+watchdog means something else: the process is alive and its loop responsive. A venue
+outage is not fixed by restarting LIBRA, so it never stops the pings.
+
 Freshness: a stream is *stale* when its last message is older than ``stale_after``
 seconds. Ages come, in this order, from the gateway's ``stream_status()`` (one entry
-per stream with ``last_message_age`` and its own ``stale`` flag, as the ccxt gateway
-reports), a ``last_message_age()`` taking no argument, or a replay feed's
-``last_emit_monotonic``; a replay that has finished is stale (no data comes any
+per stream with ``silent_for`` or ``last_message_age`` and its own ``stale`` flag, as
+the ccxt gateway reports), a ``last_message_age()`` taking no argument, or a replay
+feed's ``last_emit_monotonic``; a replay that has finished is stale (no data comes any
 more). A gateway with none of these (paper on another gateway's data) is not
-measured and never stale. Before a first message the age counts from the service's
-start. A gateway is stale when any of its streams is.
+measured and never stale. Before a first message the age counts from the stream's
+start when the gateway reports it, else from the service's start. A gateway is stale
+when any of its streams is. Connection: ``is_connected``, with the reasons from
+``connection_problems()`` when the gateway has it.
 """
 
 from __future__ import annotations
@@ -42,7 +50,8 @@ class StreamHealth:
     """How one gateway's connection and market data streams are doing.
 
     ``age`` is the oldest stream's age (None: not measured); ``streams`` holds each
-    stream's ``{"age": seconds | None, "stale": bool}`` by stream name.
+    stream's ``{"age": seconds | None, "stale": bool}`` by stream name;
+    ``disconnected`` why the gateway is not connected, when it says.
     """
 
     gateway: str
@@ -51,12 +60,14 @@ class StreamHealth:
     stale: bool
     ended: bool
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    disconnected: list[str] = field(default_factory=list)
 
     def problems(self, stale_after: float) -> list[str]:
         """Return why this gateway is not healthy (empty when it is)."""
         out = []
         if not self.connected:
-            out.append(f"gateway {self.gateway} is not connected")
+            why = "; ".join(self.disconnected)
+            out.append(f"gateway {self.gateway} is not connected" + (f": {why}" if why else ""))
         if self.ended:
             out.append(f"gateway {self.gateway} data stream has ended")
         elif self.stale:
@@ -76,7 +87,7 @@ def stream_health(gateway_id: str, gateway: Any, now: float, since: float,
     if callable(getattr(gateway, "stream_status", None)):
         # Gateways with several streams (ccxt) report each with its own age and stale flag.
         for name, state in gateway.stream_status().items():
-            age = state.get("last_message_age")
+            age = state.get("silent_for", state.get("last_message_age"))
             age = now - since if age is None else float(age)
             streams[name] = {"age": age, "stale": bool(state.get("stale")) or age > stale_after}
     elif _takes_no_argument(getattr(gateway, "last_message_age", None)):
@@ -91,8 +102,11 @@ def stream_health(gateway_id: str, gateway: Any, now: float, since: float,
     elif getattr(gateway, "replay_events", None):
         streams["replay"] = {"age": now - since, "stale": now - since > stale_after}
     ages = [s["age"] for s in streams.values()]
-    return StreamHealth(gateway_id, bool(gateway.is_connected), max(ages) if ages else None,
-                        any(s["stale"] for s in streams.values()), ended, streams)
+    connected = bool(gateway.is_connected)
+    reasons = getattr(gateway, "connection_problems", None)
+    disconnected = [] if connected or not callable(reasons) else [str(r) for r in reasons()]
+    return StreamHealth(gateway_id, connected, max(ages) if ages else None,
+                        any(s["stale"] for s in streams.values()), ended, streams, disconnected)
 
 
 def _takes_no_argument(method: Any) -> bool:
@@ -251,8 +265,15 @@ class OpsService(BaseComponent):
         return [p for h in self.streams().values() for p in h.problems(self.stale_after)]
 
     def health_problems(self) -> list[str]:
-        """Return why the watchdog must not be pinged (empty: ping)."""
-        return self.loop_monitor.problems() + self.stream_problems()
+        """Return why the watchdog must not be pinged (empty: ping).
+
+        The loop is stuck, or a finite replay has ended (a restart replays it). A venue
+        that is down or silent is a readiness problem (:meth:`readiness`): restarting
+        LIBRA does not bring it back, so it does not withhold the pings.
+        """
+        ended = [f"gateway {gid} data stream has ended"
+                 for gid, health in self.streams().items() if health.ended]
+        return self.loop_monitor.problems() + ended
 
     def readiness(self) -> list[str]:
         """Return why the daemon is not ready to trade (empty: ready)."""
@@ -296,13 +317,17 @@ class OpsService(BaseComponent):
         """Apply ``halt`` / ``reduce`` / ``resume`` to the risk engine."""
         return self.kernel.actions.set_trading_state(action)
 
-    def cancel_all(self) -> dict[str, Any]:
-        """Request the cancel of every open order."""
-        return self.kernel.actions.cancel_all()
+    async def cancel_all(self) -> dict[str, Any]:
+        """Cancel every open order; report what the venue confirmed."""
+        return await self.kernel.actions.cancel_all()
 
-    def flatten(self) -> dict[str, Any]:
-        """Cancel every open order and close every position with reduce-only market orders."""
-        return self.kernel.actions.flatten()
+    async def flatten(self) -> dict[str, Any]:
+        """Cancel every open order and close every position (in clips the limits allow)."""
+        return await self.kernel.actions.flatten()
+
+    def resume_strategy(self, strategy_id: str) -> dict[str, Any]:
+        """Let a strategy the denial breaker paused place orders again."""
+        return self.kernel.actions.resume_strategy(strategy_id)
 
     async def stop_strategy(self, strategy_id: str) -> dict[str, Any]:
         """Stop one strategy (intake off, its ``shutdown()``); the others run on.

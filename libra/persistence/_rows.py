@@ -19,23 +19,34 @@ from libra.persistence.venue import VenueRows
 if TYPE_CHECKING:
     from libra.model.orders import Order
 
-INTENT, EVENT, BALANCES, POSITION, STRATEGY, COUNTER, STOP, VENUE, VENUE_MARKET = range(9)
+(INTENT, EVENT, BALANCES, POSITION, STRATEGY, COUNTER, STOP, VENUE, VENUE_MARKET,
+ PORTFOLIO) = range(10)
 
 _UPSERT_ORDER = """
 INSERT INTO orders (client_order_id, strategy_id, venue, symbol, side, type, quantity, price,
     trigger_price, time_in_force, post_only, reduce_only, ts_init, status, filled_quantity,
-    avg_fill_price, venue_order_id, reason, ts_last, ts_submitted)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    avg_fill_price, venue_order_id, reason, ts_last, ts_submitted, ts_written)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (client_order_id) DO UPDATE SET
     status = excluded.status, filled_quantity = excluded.filled_quantity,
     avg_fill_price = excluded.avg_fill_price, venue_order_id = excluded.venue_order_id,
     reason = excluded.reason, ts_last = excluded.ts_last,
-    ts_submitted = coalesce(excluded.ts_submitted, orders.ts_submitted)
+    ts_submitted = coalesce(excluded.ts_submitted, orders.ts_submitted),
+    ts_written = excluded.ts_written
 """
 _UPDATE_ORDER = """
 UPDATE orders SET status = ?, filled_quantity = ?, avg_fill_price = ?, venue_order_id = ?,
-    reason = ?, ts_last = ? WHERE client_order_id = ?
+    reason = ?, ts_last = ?, ts_written = ? WHERE client_order_id = ?
 """
+_COUNT_ORDERS = """
+INSERT INTO order_counts VALUES (?, ?, ?)
+ON CONFLICT (strategy_id, status) DO UPDATE SET count = count + excluded.count
+"""
+_MARK_FILL = """
+INSERT INTO fill_marks VALUES (?, ?)
+ON CONFLICT (venue) DO UPDATE SET ts_event = max(ts_event, excluded.ts_event)
+"""
+_COMMIT_SEQ = "UPDATE store_history SET commit_seq = ?"
 _INSERT_EVENT = """
 INSERT OR IGNORE INTO order_events (seq, client_order_id, kind, trade_id, ts_event, payload)
 VALUES (?, ?, ?, ?, ?, ?)
@@ -73,8 +84,10 @@ def state_values(order: Order) -> tuple[Any, ...]:
 class Batch:
     """The rows of one transaction, built by the writer thread from queued operations."""
 
-    def __init__(self, seq: int, prefixes: dict[str, str]) -> None:
+    def __init__(self, seq: int, prefixes: dict[str, str], commit_seq: int = 0) -> None:
         self.seq = seq
+        self.commit_seq = commit_seq
+        self.portfolio_ts: int | None = None
         self.durable = False
         self.stop = False
         self._prefixes = prefixes
@@ -86,6 +99,8 @@ class Batch:
         self.balances: dict[str, tuple[Any, ...]] = {}
         self.positions: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.strategies: dict[str, tuple[Any, ...]] = {}
+        self.denied: dict[str, int] = {}
+        self.fill_marks: dict[str, int] = {}
         self.venue: VenueRows | None = None
 
     def add(self, op: tuple[Any, ...]) -> None:
@@ -102,6 +117,8 @@ class Batch:
             self.balances[op[1]] = (op[1], op[2], self.seq, op[3])
         elif kind == POSITION:
             self.positions[(op[1], op[2])] = (op[1], op[2], op[3], self.seq, op[4])
+        elif kind == PORTFOLIO:
+            self._add_portfolio(op[1], op[2], op[3])
         elif kind == STRATEGY:
             self.strategies[op[1]] = (op[1], op[2], op[3])
         elif kind == COUNTER:
@@ -121,6 +138,11 @@ class Batch:
         row = self.orders.get(coid)
         if row is not None:
             row[1] = state
+        elif static is not None and event.kind == "denied":
+            # Denied before it could leave: counted, not stored (its id is counted too).
+            self.denied[static[1]] = self.denied.get(static[1], 0) + 1
+            self._count_id(static[1], coid)
+            return
         elif static is not None:
             self.orders[coid] = [static, state, None]
             # An order stored without an intent (denied before it could leave) used an id
@@ -134,6 +156,9 @@ class Batch:
         if kind == "filled":
             trade_id = event.trade_id
             self.durable = True
+            venue = event.venue
+            if event.ts_event > self.fill_marks.get(venue, -1):
+                self.fill_marks[venue] = event.ts_event
             self.fills.append((
                 coid, trade_id, event.venue_order_id, event.strategy_id, event.venue,
                 event.symbol, str(event.side), str(event.quantity), str(event.price),
@@ -142,6 +167,16 @@ class Batch:
             ))
         self.events.append((self.seq, coid, kind, trade_id, event.ts_event,
                             msgspec.json.encode(event)))
+
+    def _add_portfolio(self, balances: tuple[tuple[str, str], ...],
+                       positions: tuple[tuple[str, str, str], ...], ts: int) -> None:
+        # One snapshot of every account and position at one event sequence number: restore
+        # starts from it and applies only the fills stored after it.
+        for account, text in balances:
+            self.balances[account] = (account, text, self.seq, ts)
+        for strategy_id, symbol, text in positions:
+            self.positions[(strategy_id, symbol)] = (strategy_id, symbol, text, self.seq, ts)
+        self.portfolio_ts = ts
 
     def _venue_rows(self) -> VenueRows:
         if self.venue is None:
@@ -156,14 +191,19 @@ class Batch:
         if head == prefix and number.isdigit():
             self.counters[strategy_id] = max(int(number), self.counters.get(strategy_id, 0))
 
-    def write(self, conn: sqlite3.Connection) -> None:
+    def write(self, conn: sqlite3.Connection, now: int) -> None:
         conn.executemany(_UPSERT_ORDER, [
-            (*_static_row(static), *_state_row(state), ts_submitted)
+            (*_static_row(static), *_state_row(state), ts_submitted, now)
             for static, state, ts_submitted in self.orders.values()
         ])
         conn.executemany(_UPDATE_ORDER, [
-            (*_state_row(state), coid) for coid, state in self.updates.items()
+            (*_state_row(state), now, coid) for coid, state in self.updates.items()
         ])
+        if self.denied:
+            conn.executemany(_COUNT_ORDERS, [
+                (strategy_id, "denied", count) for strategy_id, count in self.denied.items()
+            ])
+        conn.executemany(_MARK_FILL, self.fill_marks.items())
         conn.executemany(_INSERT_EVENT, self.events)
         conn.executemany(_INSERT_FILL, self.fills)
         conn.executemany(_UPSERT_COUNTER, self.counters.items())
@@ -172,6 +212,7 @@ class Batch:
         conn.executemany(_UPSERT_STRATEGY, self.strategies.values())
         if self.venue is not None:
             self.venue.write(conn)
+        conn.execute(_COMMIT_SEQ, (self.commit_seq,))
 
 
 def _static_row(static: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -187,10 +228,10 @@ def _state_row(state: tuple[Any, ...]) -> tuple[Any, ...]:
     return (str(status), str(filled), _text(avg_price), venue_order_id, reason, ts_last)
 
 
-def write_transaction(conn: sqlite3.Connection, batch: Batch) -> None:
+def write_transaction(conn: sqlite3.Connection, batch: Batch, now: int) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        batch.write(conn)
+        batch.write(conn, now)
     except BaseException:
         conn.execute("ROLLBACK")
         raise

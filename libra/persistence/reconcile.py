@@ -180,7 +180,7 @@ async def reconcile(
         return report
     open_reports = {r.client_order_id: r for r in (
         as_venue_report(v, is_open=True, order=ours.get(v.client_order_id)) for v in listed)}
-    known = {(f.client_order_id, f.trade_id) for f in state.fills}
+    known = state.known_fills | {(f.client_order_id, f.trade_id) for f in state.fills}
     new_fills = _new_fills(fills, known, gateway_id)
     _venue_only_orders(report, open_reports, ours, new_fills, venue_only)
     added = _fills_for_known_orders(report, ours, new_fills)

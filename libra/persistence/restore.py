@@ -38,7 +38,8 @@ def restore_into(engine: ExecutionEngine, state: LoadedState) -> dict[str, int]:
         portfolio.add_instrument(instrument)
     for order in state.orders.values():
         engine.cache.add_order(order)
-    state.rebuild_portfolio(portfolio, keep_accounts=frozenset(portfolio.accounts))
+    state.rebuild_portfolio(portfolio, keep_accounts=frozenset(portfolio.accounts),
+                            instruments=engine.cache.instruments.values())
     for strategy_id, count in state.id_counters.items():
         _restore_id_generator(engine, strategy_id, count)
     # The daily loss limit measures from the PnL last seen: start it from the restored PnL.

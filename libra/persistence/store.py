@@ -18,16 +18,18 @@ Durability:
 * A fill is durable one group commit (a few ms) after ``record_event``; one lost in that window
   by a crash is still at the venue and comes back through reconciliation (``fetch_fills``).
 
-A failed write (disk full, I/O error) stops the writer: it is logged once, ``on_error`` is
-called, and every later wait (``wait_intent``, ``flush``, ``sync``) raises ``StateStoreError``,
-so no order leaves without its intent on disk.
+A failed write (disk full, I/O error), or a state file deleted or replaced under the running
+process, stops the writer: it is logged once, ``on_error`` is called, and every later wait
+(``wait_intent``, ``flush``, ``sync``) raises ``StateStoreError``, so no order leaves without
+its intent on disk. The store knows its own history (``identity``): a file that lost part of
+it is refused at open. Between batches the writer checkpoints the WAL and compacts closed
+history older than the retention window (``maintenance``), so the file stays bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import queue
@@ -49,16 +51,15 @@ from libra.persistence._rows import (
     COUNTER,
     EVENT,
     INTENT,
-    POSITION,
+    PORTFOLIO,
     STOP,
     STRATEGY,
     VENUE,
     VENUE_MARKET,
-    Batch,
     state_values,
     static_values,
-    write_transaction,
 )
+from libra.persistence.opening import acquire_lock, make_directory, open_file
 from libra.persistence.state import LoadedState, read_state
 from libra.persistence.venue import (
     VenueAccountRecord,
@@ -66,14 +67,15 @@ from libra.persistence.venue import (
     VenueState,
     read_venue_states,
 )
+from libra.persistence.writer import FileLost, FileWriter
 
 if TYPE_CHECKING:
     from libra.model.fills import Fill
     from libra.model.orders import Order
-    from libra.model.positions import Position
     from libra.trading.portfolio import Portfolio
 
 Durability = Literal["await", "block"]
+
 
 class StateStore:
     """The persistent state of one LIBRA process: orders, fills, balances, strategy state.
@@ -89,11 +91,20 @@ class StateStore:
         durability: Durability = "await",
         max_batch: int = 2000,
         on_error: Callable[[StateStoreError], None] | None = None,
+        fresh_start: bool = False,
+        retention: float | None = None,
+        checkpoint_interval: float = 60.0,
     ) -> None:
         self.path = Path(path)
         self.durability = durability
         self.max_batch = max_batch
         self.on_error = on_error
+        self.fresh_start = fresh_start
+        #: Seconds a closed order is kept one by one (None: for ever).
+        self.retention = retention
+        self.checkpoint_interval = checkpoint_interval
+        self.store_id = ""
+        self._writer: FileWriter | None = None
         self.batches = 0
         self.writes = 0
         self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
@@ -106,13 +117,11 @@ class StateStore:
         self._intents: deque[tuple[int, str]] = deque()
         self._intent_tickets: dict[str, int] = {}
         self._known: set[str] = set()
-        self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()
         self._lock_file: int | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
-        self._next_seq = 0
         self._log = structlog.get_logger("libra.state").bind(path=str(self.path))
 
     # -- opening and closing ----------------------------------------------------------------
@@ -125,23 +134,31 @@ class StateStore:
         durability: Durability = "await",
         max_batch: int = 2000,
         on_error: Callable[[StateStoreError], None] | None = None,
+        fresh_start: bool = False,
+        retention: float | None = None,
+        checkpoint_interval: float = 60.0,
     ) -> Self:
         """Lock, check, migrate and open the state file at ``path`` (created if missing).
 
+        ``fresh_start`` accepts a file that lost history (see ``identity``); ``retention``:
+        seconds a closed order is kept one by one (None: for ever); ``checkpoint_interval``:
+        seconds between WAL checkpoints.
+
         Raises:
             StateStoreError: the file is locked by another process, is not SQLite, is corrupt,
-                belongs to another program or has a newer schema. The file is left untouched.
+                foreign, too new, or lost history. The file is left untouched.
         """
-        store = cls(path, durability=durability, max_batch=max_batch, on_error=on_error)
+        store = cls(path, durability=durability, max_batch=max_batch, on_error=on_error,
+                    fresh_start=fresh_start, retention=retention,
+                    checkpoint_interval=checkpoint_interval)
         store._open()
         return store
 
     def _open(self) -> None:
-        path = self.path
-        schema.check_file(path)
-        self._acquire_lock()
+        make_directory(self.path)
+        self._lock_file = acquire_lock(self.path)
         try:
-            self._conn = self._connect()
+            self._connect()
         except BaseException:
             self._release_lock()
             raise
@@ -153,43 +170,18 @@ class StateStore:
                                         daemon=True)
         self._thread.start()
 
-    def _connect(self) -> sqlite3.Connection:
-        path = self.path
-        try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StateStoreError(f"cannot open state file {str(path)!r}: {exc}") from exc
-        try:
-            version = schema.check_database(conn, path)
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                raise StateStoreError(f"state file {str(path)!r} cannot use WAL, was {mode!r}")
-            conn.execute("PRAGMA synchronous = FULL")
-            schema.migrate(conn, version)
-            self._next_seq = conn.execute(
-                "SELECT coalesce(max(seq), 0) FROM order_events").fetchone()[0]
-        except BaseException:
-            conn.close()
-            raise
+    def _connect(self) -> None:
+        opened = open_file(self.path, fresh_start=self.fresh_start, log=self._log)
+        self._writer = FileWriter(opened, self.retention, self.checkpoint_interval)
+        self.store_id = opened.history.store_id
         self._log.info("state_store.opened", schema_version=schema.SCHEMA_VERSION,
-                       migrated_from=version if version < schema.SCHEMA_VERSION else None)
-        return conn
+                       migrated_from=opened.migrated_from, store_id=self.store_id,
+                       commit_seq=self.commit_seq)
 
-    def _acquire_lock(self) -> None:
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise StateStoreError(
-                f"state file {str(self.path)!r} is in use by another process (pid {holder}); "
-                "two daemons must not share one state file"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_file = fd
+    commit_seq = property(lambda self: 0 if self._writer is None else self._writer.commit_seq,
+                          doc="How many transactions the file has committed.")
+    compacted = property(lambda self: 0 if self._writer is None else self._writer.compacted,
+                         doc="How many closed orders were compacted since open.")
 
     def _release_lock(self) -> None:
         if self._lock_file is not None:
@@ -204,11 +196,15 @@ class StateStore:
         if self._thread is not None:
             self._queue.put((STOP,))
             self._thread.join()
-        for conn in (self._reader, self._conn):
-            if conn is not None:
-                conn.close()
+        if self._reader is not None:
+            self._reader.close()
+        complete = False
+        if self._writer is not None:
+            # A clean stop leaves one complete file: the whole WAL copied into it.
+            complete = self._writer.close(clean=self._error is None)
         self._release_lock()
-        self._log.info("state_store.closed", writes=self.writes, batches=self.batches)
+        self._log.info("state_store.closed", writes=self.writes, batches=self.batches,
+                       commit_seq=self.commit_seq, checkpointed=complete)
 
     async def aclose(self) -> None:
         """Close without blocking the event loop."""
@@ -225,9 +221,8 @@ class StateStore:
     def _run(self) -> None:
         get, get_nowait = self._queue.get, self._queue.get_nowait
         prefixes: dict[str, str] = {}
-        synchronous = "FULL"
-        assert self._conn is not None
-        conn = self._conn
+        writer = self._writer
+        assert writer is not None
         while True:
             ops = [get()]
             while len(ops) < self.max_batch:
@@ -235,23 +230,20 @@ class StateStore:
                     ops.append(get_nowait())
                 except queue.Empty:
                     break
-            batch = Batch(self._next_seq, prefixes)
             try:
-                for op in ops:
-                    batch.add(op)
-                wanted = "FULL" if batch.durable else "NORMAL"
-                if wanted != synchronous:
-                    conn.execute(f"PRAGMA synchronous = {wanted}")
-                    synchronous = wanted
-                write_transaction(conn, batch)
+                batch = writer.commit(ops, prefixes)
             except Exception as exc:  # the writer's edge: any failure stops it, loudly
                 self._fail(exc)
                 return
-            self._next_seq = batch.seq
             self.batches += 1
             self.writes += len(ops)
             self._committed_up_to(len(ops))
             if batch.stop:
+                return
+            try:
+                writer.maintain_if_due()
+            except Exception as exc:
+                self._fail(exc)
                 return
 
     def _committed_up_to(self, count: int) -> None:
@@ -263,8 +255,12 @@ class StateStore:
             self._call_in_loop(self._wake_waiters)
 
     def _fail(self, exc: BaseException) -> None:
-        error = StateStoreError(f"state file {str(self.path)!r}: write failed: "
-                                f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, FileLost):
+            error = StateStoreError(f"state file {str(self.path)!r} lost: {exc}; nothing can "
+                                    "be saved any more, trading halted")
+        else:
+            error = StateStoreError(f"state file {str(self.path)!r}: write failed: "
+                                    f"{type(exc).__name__}: {exc}; trading halted")
         self._log.error("state_store.write_failed", error=str(error))
         with self._cond:
             self._error = error
@@ -328,9 +324,15 @@ class StateStore:
         """
         coid = order.client_order_id
         static = None
-        if coid not in self._known:
-            self._known.add(coid)
+        known = self._known
+        if coid not in known:
             static = static_values(order)
+            if order.is_open:
+                known.add(coid)
+        elif not order.is_open:
+            # A closed order's later events (a late fill) carry its static values again:
+            # the set stays as small as the open orders.
+            known.discard(coid)
         ticket = self._put((EVENT, event, state_values(order), static))
         if self.durability == "block" and event.kind == "filled":
             self._wait_blocking(ticket)
@@ -341,19 +343,15 @@ class StateStore:
         text = json.dumps({currency: str(amount) for currency, amount in balances.items()})
         self._put((BALANCES, account, text, time.time_ns() if ts is None else ts))
 
-    def record_position(self, position: Position, ts: int | None = None) -> None:
-        """Record a snapshot of one position (for inspection; fills remain the truth)."""
-        text = json.dumps(position.snapshot())
-        self._put((POSITION, position.strategy_id, position.symbol, text,
-                   time.time_ns() if ts is None else ts))
-
     def record_portfolio(self, portfolio: Portfolio, ts: int | None = None) -> None:
-        """Record every account's balances and every position of ``portfolio``."""
+        """Record every account's balances and every position of ``portfolio`` at once."""
         ts = time.time_ns() if ts is None else ts
-        for account in portfolio.accounts:
-            self.record_balances(account, portfolio.balances(account), ts)
-        for position in portfolio.positions():
-            self.record_position(position, ts)
+        balances = tuple(
+            (account, json.dumps({c: str(v) for c, v in portfolio.balances(account).items()}))
+            for account in portfolio.accounts)
+        positions = tuple((p.strategy_id, p.symbol, json.dumps(p.snapshot()))
+                          for p in portfolio.positions())
+        self._put((PORTFOLIO, balances, positions, ts))
 
     def record_id_counter(self, strategy_id: str, count: int) -> None:
         """Record that ``count`` client order ids were issued for ``strategy_id``."""
@@ -457,13 +455,18 @@ class StateStore:
                                                check_same_thread=False)
             return query(self._reader)
 
-    def load_state(self) -> LoadedState:
-        """Return everything stored: orders rebuilt by replaying their events, fills, ..."""
-        return self._read(read_state)  # type: ignore[no-any-return]
+    def load_state(self, *, history: bool = False) -> LoadedState:
+        """Return what a restart needs: open orders rebuilt from their events, the portfolio's
+        last snapshot and the fills after it, counters, strategy states.
+
+        ``history=True`` reads every order and fill still stored (slower; for inspection).
+        """
+        return self._read(lambda conn: read_state(conn, history=history))  # type: ignore[no-any-return]
 
     def load_venue_state(self, venue: str) -> VenueState | None:
-        """Return what a simulated venue stored, or None if it stored nothing yet."""
-        states = self._read(read_venue_states)
+        """Return what a simulated venue stored for a restart (its open orders, the orders
+        the engine still has open, their fills), or None if it stored nothing yet."""
+        states = self._read(lambda conn: read_venue_states(conn, history=False))
         return states.get(venue)  # type: ignore[no-any-return]
 
     def load_strategy_state(self, strategy_id: str) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import msgspec
 
 from libra.model.fills import Fill
+from libra.persistence.schema import OPEN_ORDER
 
 VenueOrderStatus = Literal["open", "next_open", "closed"]
 
@@ -156,8 +157,13 @@ class VenueRows:
         conn.executemany(_UPSERT_REPLAY, self.replay.values())
 
 
-def read_venue_states(conn: sqlite3.Connection) -> dict[str, VenueState]:
-    """Read every simulated venue's stored state (none in a file older than schema 2)."""
+def read_venue_states(conn: sqlite3.Connection, *, history: bool = True
+                      ) -> dict[str, VenueState]:
+    """Read every simulated venue's stored state (none in a file older than schema 2).
+
+    With ``history=False`` (a restart) only the orders still open at the venue or in the
+    engine, and their fills, are read: what reconciliation can ask about.
+    """
     if conn.execute("PRAGMA user_version").fetchone()[0] < 2:
         return {}
     states: dict[str, VenueState] = {}
@@ -172,10 +178,15 @@ def read_venue_states(conn: sqlite3.Connection) -> dict[str, VenueState]:
             "SELECT * FROM venue_accounts"):
         state_of(venue).account = VenueAccountRecord(
             _amounts(balances), _amounts(reserved), order_seq, trade_seq, duplicates)
-    for row in conn.execute("SELECT * FROM venue_orders ORDER BY rowid"):
-        state_of(row[0]).orders.append(_order_record(row[1:]))
-    for venue, payload in conn.execute("SELECT venue, payload FROM venue_fills ORDER BY rowid"):
-        state_of(venue).fills.append(_FILL_DECODER.decode(payload))
+    if history:
+        for row in conn.execute(f"SELECT {_VENUE_ORDER_COLUMNS} FROM venue_orders "
+                                "ORDER BY rowid"):
+            state_of(row[0]).orders.append(_order_record(row[1:]))
+        for venue, payload in conn.execute(
+                "SELECT venue, payload FROM venue_fills ORDER BY rowid"):
+            state_of(venue).fills.append(_FILL_DECODER.decode(payload))
+    else:
+        _read_open_venue_orders(conn, state_of)
     for venue, symbol, bid, ask, last, has_bars, ts_event in conn.execute(
             "SELECT * FROM venue_markets ORDER BY venue, symbol"):
         state_of(venue).markets.append(VenueMarketRecord(
@@ -183,6 +194,33 @@ def read_venue_states(conn: sqlite3.Connection) -> dict[str, VenueState]:
     for venue, ts_event in conn.execute("SELECT venue, ts_event FROM venue_replay"):
         state_of(venue).replay_ts = ts_event
     return states
+
+
+_VENUE_ORDER_COLUMNS = (
+    "venue, client_order_id, venue_order_id, strategy_id, symbol, side, type, quantity, "
+    "price, trigger_price, time_in_force, post_only, filled, reserved, triggered, "
+    "activate_at, status"
+)
+
+
+def _read_open_venue_orders(conn: sqlite3.Connection, state_of: Any) -> None:
+    rows = {row[0]: row[1:] for row in conn.execute(
+        f"SELECT rowid, {_VENUE_ORDER_COLUMNS} FROM venue_orders WHERE status != 'closed'")}
+    # Orders the engine still has open: the venue may have closed them while the engine's
+    # record of it was lost with the process.
+    rows.update((row[0], row[1:]) for row in conn.execute(
+        f"SELECT v.rowid, {', '.join('v.' + c for c in _VENUE_ORDER_COLUMNS.split(', '))} "
+        "FROM orders o INDEXED BY orders_open JOIN venue_orders v "
+        f"ON v.client_order_id = o.client_order_id AND v.venue = o.venue WHERE o.{OPEN_ORDER}"))
+    fills: list[tuple[int, str, bytes]] = []
+    for rowid in sorted(rows):
+        row = rows[rowid]
+        state_of(row[0]).orders.append(_order_record(row[1:]))
+        fills.extend(conn.execute(
+            "SELECT rowid, venue, payload FROM venue_fills WHERE venue = ? "
+            "AND client_order_id = ?", (row[0], row[1])))
+    for _, venue, payload in sorted(fills):
+        state_of(venue).fills.append(_FILL_DECODER.decode(payload))
 
 
 def _amounts(text: str) -> dict[str, Decimal]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
@@ -165,6 +165,8 @@ class StrategyPlugin(TradingHelpers, ABC):
 DataSink: TypeAlias = Callable[[MarketData], None]
 #: Receives each order event or fill a gateway emits.
 OrderEventSink: TypeAlias = Callable[[OrderEvent | Fill], None]
+#: Returns once the kernel has handled everything handed to it so far (see ``bind``).
+Settled: TypeAlias = Callable[[], Awaitable[None]]
 #: Either sink (the name before the sinks were typed apart).
 EventSink: TypeAlias = DataSink | OrderEventSink
 #: What a gateway's constructor gets: its validated ``config_model`` instance, or the raw
@@ -192,6 +194,7 @@ class GatewayPlugin(ABC):
         self._on_data: DataSink = _discard
         self._on_order_event: OrderEventSink = _discard
         self.clock: Clock | None = None
+        self.settled: Settled | None = None
 
     @classmethod
     @abstractmethod
@@ -199,9 +202,20 @@ class GatewayPlugin(ABC):
         """Return this plugin's metadata."""
 
     def bind(
-        self, on_data: DataSink, on_order_event: OrderEventSink, clock: Clock | None = None
+        self,
+        on_data: DataSink,
+        on_order_event: OrderEventSink,
+        clock: Clock | None = None,
+        *,
+        settled: Settled | None = None,
     ) -> None:
-        """Connect the gateway's outputs to the kernel. Do not override."""
+        """Connect the gateway's outputs to the kernel. Do not override.
+
+        ``settled`` returns once the kernel has handled everything emitted so far: every
+        strategy has taken its events and the orders it placed have reached their venue.
+        A gateway that replays history awaits it after each event (lockstep), so a
+        replay at any speed sees the same orders at the same events as a backtest.
+        """
         self._on_data = on_data
         self._on_order_event = on_order_event
         # Bound straight to the sinks: one call less per event on the hot path.
@@ -209,6 +223,8 @@ class GatewayPlugin(ABC):
         self.emit_order_event = on_order_event  # type: ignore[method-assign, assignment]
         if clock is not None:
             self.clock = clock
+        if settled is not None:
+            self.settled = settled
 
     def emit_data(self, event: MarketData) -> None:
         """Hand one market data event to the kernel."""
@@ -235,6 +251,16 @@ class GatewayPlugin(ABC):
         simulated venue can match its resting orders against that gateway's prices.
         """
         return None
+
+    @property
+    def replays_history(self) -> bool:
+        """Return whether this gateway's market data is recorded history (default: False).
+
+        When every gateway of a kernel replays history, the kernel's clock is the data's
+        time (``ReplayClock``), which the gateway advances before it handles each event.
+        Known once the options are validated, before ``connect()``.
+        """
+        return False
 
     @property
     def is_connected(self) -> bool:

@@ -14,6 +14,8 @@ strategy's inbox (never dropped).
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections import deque
 from decimal import Decimal
 from logging import INFO, WARNING
@@ -38,7 +40,7 @@ from libra.model.order_events import (
     OrderSubmitted,
     apply_event,
 )
-from libra.model.orders import Order, OrderStatus
+from libra.model.orders import Order, OrderSide, OrderStatus
 from libra.trading.orders_api import StrategyOrders
 from libra.trading.portfolio import Portfolio
 from libra.trading.risk import RiskEngine
@@ -82,7 +84,8 @@ class ExecutionEngine(BaseComponent):
         self.clock = clock
         # Positions are marked at the cache's latest price of each symbol.
         self.portfolio = Portfolio(marks=cache.last_prices)
-        self.risk = RiskEngine(risk_config)
+        self.risk = RiskEngine(risk_config, on_pause=self._on_strategy_paused)
+        self._denial_log = _DenialLog()
         self.gateways: dict[str, Any] = {}
         self.store: OrderStore | None = None
         self.log_orders = log_orders
@@ -172,21 +175,17 @@ class ExecutionEngine(BaseComponent):
         instrument = self.instrument(order.venue, order.symbol)
         position = self.portfolio.position(order.strategy_id, order.symbol)
         open_orders = self.cache.open_order_count(order.strategy_id)
+        closing = _ZERO if position is None or not position.quantity else \
+            self.open_quantity(order.strategy_id, order.symbol, order.side)
         reason = self.risk.check(
-            order, instrument, self.cache.last_price(order.symbol), position, open_orders, now
+            order, instrument, self.cache.last_price(order.symbol), position, open_orders, now,
+            closing,
         )
-        self.cache.add_order(order)
         if reason is not None:
-            order.deny(reason, now)
-            self.cache.update_order(order)
-            self._count("denied")
-            event = OrderDenied.from_order(order, now, reason=reason)
-            self._record(order, event)
-            if self.log_orders and is_enabled(WARNING):
-                self._log.warning("order.denied", **_order_fields(order), reason=reason)
-            self._publish(order, event)
+            self._deny(order, reason, now)
             return order
         order.submit(now)
+        self.cache.add_order(order)  # submitted: counted as open from here on
         self._count("submitted")
         if self.store is not None:
             self.store.record_order(order)  # the intent is durable before the order leaves
@@ -196,6 +195,41 @@ class ExecutionEngine(BaseComponent):
         self.pending.append((_SUBMIT, order))
         self._wake()
         return order
+
+    def _deny(self, order: Order, reason: str, now: int) -> None:
+        """Deny ``order``: an event for its strategy, a count, a throttled log line.
+
+        A denied order never left the process and never will: it is neither cached nor
+        stored, so a strategy resubmitting it on every event costs no memory and no disk.
+        """
+        order.deny(reason, now)
+        if reason.startswith("strategy_paused:"):
+            # Refused while the breaker holds the strategy: counted apart, not logged (the
+            # one strategy.paused line said why), so a storm stops at the threshold.
+            self._count("refused_paused")
+            self._publish(order, OrderDenied.from_order(order, now, reason=reason))
+            return
+        self._count("denied")
+        if self.log_orders and is_enabled(WARNING):
+            repeated = self._denial_log.due(order.strategy_id, reason)
+            if repeated is not None:
+                self._log.warning("order.denied", **_order_fields(order), reason=reason,
+                                  repeated_since_last=repeated)
+        self._publish(order, OrderDenied.from_order(order, now, reason=reason))
+
+    def open_quantity(self, strategy_id: str, symbol: str, side: OrderSide) -> Decimal:
+        """Return the quantity still to fill of ``strategy_id``'s open orders on ``side``."""
+        return sum((o.leaves_quantity for o in self.cache.open_orders(strategy_id, symbol)
+                    if o.side is side), _ZERO)
+
+    def close_clip(self, gateway_id: str, symbol: str) -> Decimal | None:
+        """Return the largest quantity one order closing ``symbol`` may have (or ``None``)."""
+        return self.risk.close_clip(self.instrument(gateway_id, symbol),
+                                    self.cache.last_price(symbol))
+
+    def _on_strategy_paused(self, strategy_id: str, reason: str) -> None:
+        self.bus.publish(f"strategy.{strategy_id}.paused",
+                         {"strategy_id": strategy_id, "reason": reason})
 
     def cancel(self, order: Order) -> bool:
         """Request the cancel of an open order; return False if it is not open."""
@@ -369,6 +403,27 @@ class ExecutionEngine(BaseComponent):
             "pnl": str(self.total_pnl()),
             "risk": self.risk.snapshot(),
         }
+
+
+class _DenialLog:
+    """Log a repeated denial once per interval (per strategy and rule), with a count."""
+
+    __slots__ = ("interval", "last")
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self.last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def due(self, strategy_id: str, reason: str) -> int | None:
+        """Return how many were not logged since the last line, or ``None``: not now."""
+        key = (strategy_id, reason.split(":", 1)[0])
+        now = time.monotonic()
+        last, suppressed = self.last.get(key, (-math.inf, 0))
+        if now - last < self.interval:
+            self.last[key] = (last, suppressed + 1)
+            return None
+        self.last[key] = (now, 0)
+        return suppressed
 
 
 def _order_fields(order: Order) -> dict[str, Any]:

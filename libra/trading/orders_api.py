@@ -11,14 +11,18 @@ import enum
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Protocol, TypeVar
 
+import structlog
+
 from libra.core.cache import Cache
 from libra.core.clock import Clock
 from libra.model.identifiers import ClientOrderIdGenerator
 from libra.model.instrument import Instrument
 from libra.model.numbers import to_decimal
-from libra.model.orders import Order, OrderSide, OrderType, TimeInForce
+from libra.model.orders import Order, OrderSide, OrderStatus, OrderType, TimeInForce
 from libra.model.positions import Position
 from libra.trading.portfolio import Portfolio
+
+_log = structlog.get_logger("libra.orders")
 
 Number = Decimal | str | int
 _E = TypeVar("_E", bound=enum.Enum)
@@ -38,6 +42,10 @@ class OrderRouter(Protocol):
     def submit(self, order: Order) -> Order: ...
 
     def cancel(self, order: Order) -> bool: ...
+
+    def open_quantity(self, strategy_id: str, symbol: str, side: OrderSide) -> Decimal: ...
+
+    def close_clip(self, gateway_id: str, symbol: str) -> Decimal | None: ...
 
 
 class StrategyOrders:
@@ -155,13 +163,45 @@ class StrategyOrders:
         return sum(1 for order in orders if self._engine.cancel(order))
 
     def close_position(self, symbol: str, **options: Any) -> Order | None:
-        """Flatten the position with a reduce-only market order; ``None`` if already flat."""
+        """Flatten the position with reduce-only market orders; return the first one
+        (``None`` when flat, or when open orders on the closing side already cover it).
+
+        A position larger than one order may be (``max_order_quantity``,
+        ``max_order_notional``) is closed in clips, all submitted at once: see
+        ``close_in_clips``.
+        """
+        orders = self.close_in_clips(symbol, **options)
+        return orders[0] if orders else None
+
+    def close_in_clips(self, symbol: str, **options: Any) -> list[Order]:
+        """Submit the reduce-only market orders that flatten the position; return them.
+
+        Each clip is as large as the per-order limits allow; open orders already on the
+        closing side count as closing. A denied clip ends the list (it is its last item).
+        """
         position = self.get_position(symbol)
         if position.is_flat:
-            return None
+            return []
+        engine = self._engine
         side = OrderSide.SELL if position.is_long else OrderSide.BUY
-        return self.submit_order(symbol=symbol, side=side, quantity=abs(position.quantity),
-                                 reduce_only=True, **options)
+        remaining = abs(position.quantity) - engine.open_quantity(self.strategy_id, symbol, side)
+        clip = engine.close_clip(self.gateway_id, symbol)
+        instrument = engine.instrument(self.gateway_id, symbol)
+        orders: list[Order] = []
+        while remaining > 0:
+            quantity = instrument.make_quantity(remaining if clip is None else min(remaining, clip))
+            if not quantity:
+                # Less than one lot may be sent (or is left): no order can close it.
+                _log.error("position.cannot_close", strategy_id=self.strategy_id,
+                           symbol=symbol, remaining=str(remaining), clip=str(clip))
+                break
+            order = self.submit_order(symbol=symbol, side=side, quantity=quantity,
+                                      reduce_only=True, **options)
+            orders.append(order)
+            if order.status is OrderStatus.DENIED or not order.quantity:
+                break
+            remaining -= order.quantity
+        return orders
 
     # -- queries ----------------------------------------------------------------------------
 

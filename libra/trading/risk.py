@@ -4,14 +4,24 @@ A check returns the reason an order is denied, or ``None``. Denials become
 ``OrderDenied`` events for the strategy; the strategy never sees an exception.
 
 Trading state: ACTIVE (everything passes the limits), REDUCING (only orders
-that reduce a position pass), HALTED (nothing passes). The daily loss limit
-switches to HALTED; an operator can switch back at run time.
+that reduce a position pass), HALTED (only orders that reduce a position pass;
+a strategy's new exposure never does). The daily loss limit switches to HALTED;
+an operator can switch back at run time.
+
+Risk never blocks reducing risk. An order the engine can prove only reduces a
+position (its quantity, with every open order on the same side, fits within the
+position) passes the trading state, the position limits, the open-order count,
+the price band and the rate limits, which all exist to cap risk. The venue's own
+limits and the per-order size limits (``max_order_quantity``,
+``max_order_notional``) still hold: ``close_clip`` sizes the pieces a close is
+split into so that each passes them.
 """
 
 from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -55,8 +65,15 @@ class _RateLimiter:
 class RiskEngine:
     """Pre-trade checks and the trading state switch."""
 
-    def __init__(self, config: RiskConfig) -> None:
+    def __init__(self, config: RiskConfig,
+                 on_pause: Callable[[str, str], None] | None = None) -> None:
         self.config = config
+        #: Called with (strategy_id, reason) when the breaker pauses a strategy.
+        self._on_pause = on_pause
+        #: Paused strategies and why: their orders that would add risk are denied.
+        self.paused: dict[str, str] = {}
+        self._recent_denials: dict[str, deque[int]] = {}
+        self._in_a_row: dict[str, int] = {}
         self.state = TradingState(config.trading_state)
         self._global_rate = (
             _RateLimiter(config.max_orders_per_second_global)
@@ -99,13 +116,65 @@ class RiskEngine:
         position: Position | None,
         open_orders: int,
         now_ns: int,
+        closing: Decimal = _ZERO,
     ) -> str | None:
-        """Return why ``order`` is denied, or ``None`` when it may be sent."""
-        reason = self._check(order, instrument, last_price, position, open_orders, now_ns)
+        """Return why ``order`` is denied, or ``None`` when it may be sent.
+
+        ``closing`` is the quantity of the strategy's open orders in this symbol on the
+        order's side: with them, the order must still fit within the position to count
+        as reducing.
+        """
+        reason = self._check(order, instrument, last_price, position, open_orders, now_ns,
+                             closing)
         if reason is not None:
             rule = reason.split(":", 1)[0]
             self.denials[rule] = self.denials.get(rule, 0) + 1
+            if rule != "strategy_paused":
+                self._count_towards_breaker(order.strategy_id, reason, now_ns)
+        elif self._in_a_row:
+            self._in_a_row.pop(order.strategy_id, None)
         return reason
+
+    def _count_towards_breaker(self, strategy_id: str, reason: str, now_ns: int) -> None:
+        """Pause ``strategy_id`` after ``breaker_denials`` denials within ``breaker_window``
+        seconds of the kernel's clock, or as many in a row with no order passing between
+        (in a replay the clock is the data's: a strategy denied once per one-minute bar is
+        as stuck as one denied twenty times a second). Unpaused, it would be denied
+        forever, flooding the log."""
+        cfg = self.config
+        window = self._recent_denials.get(strategy_id)
+        if window is None:
+            window = self._recent_denials[strategy_id] = deque()
+        window.append(now_ns)
+        cutoff = now_ns - int(cfg.breaker_window * 1e9)
+        while window and window[0] <= cutoff:
+            window.popleft()
+        in_a_row = self._in_a_row[strategy_id] = self._in_a_row.get(strategy_id, 0) + 1
+        if strategy_id in self.paused:
+            return
+        if len(window) >= cfg.breaker_denials:
+            self.pause(strategy_id, f"{len(window)} orders denied within "
+                                    f"{cfg.breaker_window:g}s; last: {reason}")
+        elif in_a_row >= cfg.breaker_denials:
+            self.pause(strategy_id, f"{in_a_row} orders denied in a row; last: {reason}")
+
+    def pause(self, strategy_id: str, reason: str) -> None:
+        """Deny ``strategy_id``'s orders that would add risk until ``resume``."""
+        if strategy_id in self.paused:
+            return
+        self.paused[strategy_id] = reason
+        self._log.error("strategy.paused", strategy_id=strategy_id, reason=reason)
+        if self._on_pause is not None:
+            self._on_pause(strategy_id, reason)
+
+    def resume(self, strategy_id: str) -> bool:
+        """Let a paused strategy trade again; return whether it was paused."""
+        self._recent_denials.pop(strategy_id, None)
+        self._in_a_row.pop(strategy_id, None)
+        if self.paused.pop(strategy_id, None) is None:
+            return False
+        self._log.warning("strategy.resumed", strategy_id=strategy_id)
+        return True
 
     def _check(
         self,
@@ -115,8 +184,12 @@ class RiskEngine:
         position: Position | None,
         open_orders: int,
         now_ns: int,
+        closing: Decimal,
     ) -> str | None:
-        reason = self._check_state(order, position)
+        reducing = reduces(order, position, closing)
+        reason = self._check_state(order, reducing)
+        if reason is None and not reducing and order.strategy_id in self.paused:
+            reason = f"strategy_paused: {self.paused[order.strategy_id]}"
         if reason is not None:
             return reason
         price = order.price if order.price is not None else (order.trigger_price or last_price)
@@ -126,7 +199,7 @@ class RiskEngine:
         if problem is not None:
             return f"instrument: {problem}"
         reason = self._check_order_size(order, price)
-        if reason is not None:
+        if reason is not None or reducing:
             return reason
         reason = self._check_position(order, position, price)
         if reason is not None:
@@ -139,15 +212,26 @@ class RiskEngine:
             return reason
         return self._check_rates(order.strategy_id, now_ns)
 
-    def _check_state(self, order: Order, position: Position | None) -> str | None:
-        reducing = _reduces(order, position)
-        if self.state is TradingState.HALTED:
-            return "trading_halted: trading state is HALTED"
-        if self.state is TradingState.REDUCING and not reducing:
-            return "trading_reducing: only position-reducing orders pass in REDUCING state"
-        if order.reduce_only and not reducing:
+    def _check_state(self, order: Order, reducing: bool) -> str | None:
+        if reducing:
+            return None
+        if order.reduce_only:
             return "reduce_only: order would not reduce the position"
+        if self.state is TradingState.HALTED:
+            return "trading_halted: trading state is HALTED; only position-reducing orders pass"
+        if self.state is TradingState.REDUCING:
+            return "trading_reducing: only position-reducing orders pass in REDUCING state"
         return None
+
+    def close_clip(self, instrument: Instrument, price: Decimal | None) -> Decimal | None:
+        """Return the largest quantity one closing order may have under the per-order
+        limits (rounded down to the lot size), or ``None`` when no limit applies."""
+        cfg = self.config
+        clip = cfg.max_order_quantity
+        if cfg.max_order_notional is not None and price:
+            by_notional = cfg.max_order_notional / price
+            clip = by_notional if clip is None else min(clip, by_notional)
+        return None if clip is None else instrument.make_quantity(clip)
 
     def _check_order_size(self, order: Order, price: Decimal | None) -> str | None:
         cfg = self.config
@@ -221,12 +305,15 @@ class RiskEngine:
             self.set_state(TradingState.HALTED, reason=f"daily loss {loss} reached limit {limit}")
 
     def snapshot(self) -> dict[str, Any]:
-        return {"trading_state": self.state.value, "denials": dict(self.denials)}
+        return {"trading_state": self.state.value, "denials": dict(self.denials),
+                "paused": dict(self.paused)}
 
 
-def _reduces(order: Order, position: Position | None) -> bool:
+def reduces(order: Order, position: Position | None, closing: Decimal = _ZERO) -> bool:
+    """Return whether ``order`` only reduces ``position``, counting ``closing``: the open
+    orders already on its side (together they must not go past flat)."""
     if position is None or position.quantity == 0:
         return False
     if position.quantity > 0:
-        return order.side is OrderSide.SELL and order.quantity <= position.quantity
-    return order.side is OrderSide.BUY and order.quantity <= -position.quantity
+        return order.side is OrderSide.SELL and order.quantity + closing <= position.quantity
+    return order.side is OrderSide.BUY and order.quantity + closing <= -position.quantity

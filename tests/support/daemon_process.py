@@ -21,18 +21,21 @@ SUPPORT = REPO / "tests" / "support"
 class Daemon:
     """A ``libra run`` process whose stdout lines are parsed as they arrive."""
 
-    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, env: dict[str, str] | None = None,
+                 cwd: Path = REPO, args: tuple[str, ...] = (),
+                 preexec_fn: Callable[[], None] | None = None) -> None:
         full_env = {**os.environ, **(env or {})}
         full_env["PYTHONPATH"] = os.pathsep.join(
             [str(SUPPORT), full_env.get("PYTHONPATH", "")]
         ).rstrip(os.pathsep)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "libra", "run", "--config", str(config)],
+            [sys.executable, "-m", "libra", "run", "--config", str(config), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=full_env,
-            cwd=REPO,
+            cwd=cwd,
+            preexec_fn=preexec_fn,
         )
         self.lines: list[str] = []
         self._stderr: str | None = None

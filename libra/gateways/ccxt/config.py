@@ -55,7 +55,10 @@ class CCXTGatewayConfig(LibraModel):
     rate_limit: bool = True
     timeout_ms: int = Field(10_000, gt=0)
     connect_attempts: int = Field(3, gt=0)
-    submit_attempts: int = Field(4, gt=0, description="sends of one order (same client id)")
+    submit_attempts: int = Field(4, gt=0, description="sends of one order (same client id) "
+                                 "that failed for another reason than a rate limit")
+    submit_deadline: float = Field(30.0, gt=0, le=600, description="seconds an order may wait "
+                                   "out rate limits and retries before it is rejected")
     retry_initial: float = Field(0.2, gt=0)
     retry_max: float = Field(5.0, gt=0)
 

@@ -14,7 +14,9 @@ InsufficientFunds, InvalidOrder, BadRequest,  REJECTED    ``OrderRejected(reason
 BadSymbol, ArgumentsRequired, NotSupported,
 OperationRejected, any other ExchangeError
 DDoSProtection, RateLimitExceeded (418, 429)  TRANSIENT   the request was refused unprocessed:
-InvalidNonce                                              retry (same client id) with backoff
+InvalidNonce                                              retry (same client id) with backoff;
+                                                          a rate limit pauses every request of
+                                                          the gateway (``ratelimit.py``)
 RequestTimeout, ExchangeNotAvailable (5xx,    AMBIGUOUS   the venue may have acted: the order
 HTML), other NetworkError, OperationFailed                stays in flight until a query by
 (Binance -1001/-1008), BadResponse, any                   client order id resolves it
@@ -80,6 +82,12 @@ def classify(exc: BaseException) -> Outcome:
     if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded | ccxt.InvalidNonce):
         return Outcome.TRANSIENT
     return Outcome.AMBIGUOUS
+
+
+def is_rate_limit(exc: BaseException) -> bool:
+    """True for a venue's "too many requests" (HTTP 418/429, ccxt ``DDoSProtection``)."""
+    ccxt = ccxt_module()
+    return isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded)
 
 
 def scrub(text: str, secrets: Iterable[str], limit: int = MAX_TEXT) -> str:

@@ -4,8 +4,11 @@
 task set and every outcome comes back as an order event. The rules (see ``errors.py``):
 
 * rejected: ``OrderRejected`` / ``OrderCancelRejected`` with the venue's reason;
-* transient (the request was refused unprocessed): sent again with the *same* client
-  order id after a backoff, a bounded number of times;
+* rate limited (418, 429, ccxt ``DDoSProtection``): refused unprocessed, so sent again
+  with the *same* client order id once the venue allows (``Retry-After``, shared by every
+  request of the gateway: ``ratelimit.py``); such waits end only at ``submit_deadline``;
+* other transient failures (the request was refused unprocessed): sent again with the
+  same client order id after a backoff, ``submit_attempts`` times at most;
 * ambiguous (timeout, 5xx, a reply without an order id) and duplicate (the venue already
   has this client id): the order stays in flight and is looked up by client order id until
   the venue answers; only an order the venue confirms it does not have is sent again.
@@ -18,13 +21,14 @@ the fills seen so far.
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from libra.gateways.ccxt.errors import Outcome, classify, describe
+from libra.gateways.ccxt.errors import Outcome, classify, describe, is_rate_limit
 from libra.gateways.ccxt.host import GatewayHost
 from libra.gateways.ccxt.parse import (
     InvalidMessage,
@@ -33,6 +37,7 @@ from libra.gateways.ccxt.parse import (
     parse_fill,
     parse_order_report,
 )
+from libra.gateways.ccxt.ratelimit import VenueBackoff
 from libra.gateways.ccxt.streams import Backoff, TaskSet
 from libra.model.fills import Fill
 from libra.model.numbers import to_plain_string
@@ -50,6 +55,14 @@ _ZERO = Decimal(0)
 # ``clientOrderId`` otherwise).
 _CLIENT_ID_QUERY_PARAM = {"binance": "origClientOrderId", "binanceus": "origClientOrderId"}
 _FILL_GRACE = 1.0  # seconds a report's fills may lag behind it on the user stream
+
+
+class _Retry(enum.Enum):
+    """What one send of an order or a cancel leaves to do."""
+
+    DONE = "done"  # placed, canceled, resolved by query or rejected: nothing more to send
+    RATE_LIMITED = "rate_limited"  # refused unprocessed: send again when the venue allows
+    FAILED = "failed"  # send again after a backoff, as one more attempt
 
 
 @dataclass(slots=True, eq=False)
@@ -78,6 +91,9 @@ class ExecutionHost(GatewayHost, Protocol):
 
     @property
     def tasks(self) -> TaskSet: ...
+
+    @property
+    def rate_limit(self) -> VenueBackoff: ...
 
     def emit_order_event(self, event: Any) -> None: ...
 
@@ -139,69 +155,70 @@ class CCXTExecution:
         tracked = self.track(order)
         self.gw.tasks.spawn(self._submit(tracked), name=f"submit:{order.client_order_id}")
 
-    def _request(self, order: Order) -> tuple[str, str, str | None, dict[str, Any]]:
-        exchange = self.gw.exchange
-        symbol = order.symbol
-        params: dict[str, Any] = {**self.gw.options.params, "clientOrderId": order.client_order_id}
-        is_market = order.type in (OrderType.MARKET, OrderType.STOP_MARKET)
-        order_type = "market" if is_market else "limit"
-        amount = exchange.amount_to_precision(symbol, to_plain_string(order.quantity))
-        price = None
-        if order.price is not None and order_type == "limit":
-            price = exchange.price_to_precision(symbol, to_plain_string(order.price))
-        if order.trigger_price is not None:
-            params["triggerPrice"] = exchange.price_to_precision(
-                symbol, to_plain_string(order.trigger_price))
-        if order_type == "limit" and not order.post_only:
-            params["timeInForce"] = order.time_in_force.value.upper()
-        if order.post_only:
-            params["postOnly"] = True
-        if order.reduce_only:
-            params["reduceOnly"] = True
-        return order_type, amount, price, params
-
     async def _submit(self, tracked: Tracked) -> None:
-        order = tracked.order
+        options = self.gw.options
         backoff = self._backoff()
-        attempts = self.gw.options.submit_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                order_type, amount, price, params = self._request(order)
-                reply = await self.gw.exchange.create_order(
-                    order.symbol, order_type, order.side.value, amount, price, params)
-            except Exception as exc:
-                outcome = classify(exc)
-                reason = describe(exc, self.gw.secrets)
-                self._count(f"submit_{outcome.value}")
-                if outcome in (Outcome.REJECTED, Outcome.FATAL, Outcome.NOT_FOUND):
-                    if outcome is Outcome.FATAL:
-                        self.gw.logger.error("gateway.auth_failed", error=reason)
-                    self._reject(tracked, reason)
-                    return
-                self.gw.logger.warning("order.submit_failed", client_order_id=order.client_order_id,
-                                    outcome=outcome.value, attempt=attempt, error=reason)
-                if outcome is not Outcome.TRANSIENT and await self._resolve(
-                        tracked, confirmations=1 if outcome is Outcome.DUPLICATE else 2):
-                    return
-                if attempt == attempts or tracked.terminal is not None:
-                    self._reject(tracked, f"not placed after {attempt} attempts: {reason}")
-                    return
-                await asyncio.sleep(backoff.next())
+        deadline = time.monotonic() + options.submit_deadline
+        failures = 0  # sends that failed for another reason than a rate limit
+        reason = "the venue was rate limiting"
+        while True:
+            if not await self.gw.rate_limit.wait(deadline):
+                self._reject(tracked, f"not placed within the submit deadline of "
+                                      f"{options.submit_deadline:g}s: {reason}")
+                return
+            retry, reason = await self._send(tracked)
+            if retry is _Retry.DONE:
+                return
+            if retry is _Retry.RATE_LIMITED:
                 continue
-            if not isinstance(reply, Mapping) or not reply.get("id"):
-                # A reply the venue cut short: the order may exist; ask for it.
-                self._count("submit_no_order_id")
-                self.gw.logger.warning("order.reply_without_id",
-                                       client_order_id=order.client_order_id)
-                if await self._resolve(tracked, confirmations=2):
-                    return
-                if attempt == attempts:
-                    self._reject(tracked, f"not placed after {attempt} attempts: no order id")
-                    return
-                await asyncio.sleep(backoff.next())
-                continue
+            failures += 1
+            if failures >= options.submit_attempts or tracked.terminal is not None:
+                self._reject(tracked, f"not placed after {failures} attempts: {reason}")
+                return
+            delay = backoff.next()
+            if time.monotonic() + delay > deadline:
+                self._reject(tracked, f"not placed within the submit deadline of "
+                                      f"{options.submit_deadline:g}s: {reason}")
+                return
+            await asyncio.sleep(delay)
+
+    async def _send(self, tracked: Tracked) -> tuple[_Retry, str]:
+        """Send ``tracked`` once; return whether to send it again, and why."""
+        order = tracked.order
+        try:
+            order_type, amount, price, params = order_request(
+                self.gw.exchange, order, self.gw.options.params)
+            reply = await self.gw.exchange.create_order(
+                order.symbol, order_type, order.side.value, amount, price, params)
+        except Exception as exc:
+            outcome = classify(exc)
+            reason = describe(exc, self.gw.secrets)
+            self._count(f"submit_{outcome.value}")
+            if outcome in (Outcome.REJECTED, Outcome.FATAL, Outcome.NOT_FOUND):
+                if outcome is Outcome.FATAL:
+                    self.gw.logger.error("gateway.auth_failed", error=reason)
+                self._reject(tracked, reason)
+                return _Retry.DONE, reason
+            self.gw.logger.warning("order.submit_failed", client_order_id=order.client_order_id,
+                                   outcome=outcome.value, error=reason)
+            if is_rate_limit(exc):
+                # Refused unprocessed: sent again, same client id, once the venue allows.
+                if not self.gw.rate_limit.remaining():
+                    self.gw.rate_limit.hit(None)
+                return _Retry.RATE_LIMITED, reason
+            if outcome is not Outcome.TRANSIENT and await self._resolve(
+                    tracked, confirmations=1 if outcome is Outcome.DUPLICATE else 2):
+                return _Retry.DONE, reason
+            return _Retry.FAILED, reason
+        if isinstance(reply, Mapping) and reply.get("id"):
             await self.apply_report(tracked, reply, fetch_missing_fills=False)
-            return
+            return _Retry.DONE, ""
+        # A reply the venue cut short: the order may exist; ask for it.
+        self._count("submit_no_order_id")
+        self.gw.logger.warning("order.reply_without_id", client_order_id=order.client_order_id)
+        if await self._resolve(tracked, confirmations=2):
+            return _Retry.DONE, ""
+        return _Retry.FAILED, "no order id"
 
     async def _resolve(self, tracked: Tracked, confirmations: int) -> bool:
         """Look the order up until the venue answers; return False only if it has none.
@@ -251,42 +268,61 @@ class CCXTExecution:
         self.gw.tasks.spawn(self._cancel(tracked), name=f"cancel:{order.client_order_id}")
 
     async def _cancel(self, tracked: Tracked) -> None:
-        order = tracked.order
+        options = self.gw.options
         backoff = self._backoff()
-        attempts = self.gw.options.submit_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                reply = await self.gw.exchange.cancel_order(
-                    tracked.venue_order_id, order.symbol,
-                    {self._query_param: order.client_order_id})
-            except Exception as exc:
-                outcome = classify(exc)
-                reason = describe(exc, self.gw.secrets)
-                self._count(f"cancel_{outcome.value}")
-                if outcome is Outcome.TRANSIENT and attempt < attempts:
-                    await asyncio.sleep(backoff.next())
-                    continue
-                if outcome in (Outcome.REJECTED, Outcome.FATAL, Outcome.TRANSIENT):
-                    self._cancel_rejected(tracked, reason)
-                    return
-                # Not found or ambiguous: the venue's view of the order decides.
-                if not await self._resolve(tracked, confirmations=1):
-                    self._cancel_rejected(tracked, f"order not found at venue: {reason}")
-                    return
-                if tracked.terminal is not None:
-                    if tracked.terminal != "canceled":
-                        self._cancel_rejected(tracked, f"order is {tracked.terminal}")
-                    return
-                if outcome is Outcome.NOT_FOUND or attempt == attempts:
-                    self._cancel_rejected(tracked, reason)
-                    return
-                await asyncio.sleep(backoff.next())
+        deadline = time.monotonic() + options.submit_deadline
+        attempt = 0
+        reason = "the venue was rate limiting"
+        while True:
+            if not await self.gw.rate_limit.wait(deadline):
+                self._cancel_rejected(tracked, f"not sent within the deadline of "
+                                               f"{options.submit_deadline:g}s: {reason}")
+                return
+            attempt += 1
+            retry, reason = await self._cancel_once(tracked, attempt)
+            if retry is _Retry.DONE:
+                return
+            if retry is _Retry.RATE_LIMITED:
+                attempt -= 1  # refused unprocessed: not an attempt
                 continue
-            if isinstance(reply, Mapping) and reply.get("status"):
-                await self.apply_report(tracked, reply)
-            if tracked.terminal is None:  # a reply without a status: ask for the order
-                await self._resolve(tracked, confirmations=1)
-            return
+            await asyncio.sleep(backoff.next())
+
+    async def _cancel_once(self, tracked: Tracked, attempt: int) -> tuple[_Retry, str]:
+        """Send the cancel of ``tracked`` once; return whether to send it again, and why."""
+        order = tracked.order
+        last = attempt >= self.gw.options.submit_attempts
+        try:
+            reply = await self.gw.exchange.cancel_order(
+                tracked.venue_order_id, order.symbol, {self._query_param: order.client_order_id})
+        except Exception as exc:
+            outcome = classify(exc)
+            reason = describe(exc, self.gw.secrets)
+            self._count(f"cancel_{outcome.value}")
+            if is_rate_limit(exc):
+                if not self.gw.rate_limit.remaining():
+                    self.gw.rate_limit.hit(None)
+                return _Retry.RATE_LIMITED, reason
+            if outcome is Outcome.TRANSIENT and not last:
+                return _Retry.FAILED, reason
+            if outcome in (Outcome.REJECTED, Outcome.FATAL, Outcome.TRANSIENT):
+                self._cancel_rejected(tracked, reason)
+                return _Retry.DONE, reason
+            # Not found or ambiguous: the venue's view of the order decides.
+            if not await self._resolve(tracked, confirmations=1):
+                self._cancel_rejected(tracked, f"order not found at venue: {reason}")
+            elif tracked.terminal is not None:
+                if tracked.terminal != "canceled":
+                    self._cancel_rejected(tracked, f"order is {tracked.terminal}")
+            elif outcome is Outcome.NOT_FOUND or last:
+                self._cancel_rejected(tracked, reason)
+            else:
+                return _Retry.FAILED, reason
+            return _Retry.DONE, reason
+        if isinstance(reply, Mapping) and reply.get("status"):
+            await self.apply_report(tracked, reply)
+        if tracked.terminal is None:  # a reply without a status: ask for the order
+            await self._resolve(tracked, confirmations=1)
+        return _Retry.DONE, ""
 
     def _cancel_rejected(self, tracked: Tracked, reason: str) -> None:
         self._emit(OrderCancelRejected.from_order(tracked.order, self.gw.now(), reason=reason,
@@ -454,6 +490,29 @@ class CCXTExecution:
         except InvalidMessage as exc:
             self.gw.rejections.reject("reconciliation", exc.reason, trade)
             return None
+
+
+def order_request(exchange: Any, order: Order, extra: Mapping[str, Any]
+                  ) -> tuple[str, str, str | None, dict[str, Any]]:
+    """Return ccxt ``create_order``'s type, amount, price and params for ``order``."""
+    symbol = order.symbol
+    params: dict[str, Any] = {**extra, "clientOrderId": order.client_order_id}
+    is_market = order.type in (OrderType.MARKET, OrderType.STOP_MARKET)
+    order_type = "market" if is_market else "limit"
+    amount = exchange.amount_to_precision(symbol, to_plain_string(order.quantity))
+    price = None
+    if order.price is not None and order_type == "limit":
+        price = exchange.price_to_precision(symbol, to_plain_string(order.price))
+    if order.trigger_price is not None:
+        params["triggerPrice"] = exchange.price_to_precision(
+            symbol, to_plain_string(order.trigger_price))
+    if order_type == "limit" and not order.post_only:
+        params["timeInForce"] = order.time_in_force.value.upper()
+    if order.post_only:
+        params["postOnly"] = True
+    if order.reduce_only:
+        params["reduceOnly"] = True
+    return order_type, amount, price, params
 
 
 def wall_clock_ns() -> int:

@@ -30,6 +30,8 @@ from libra.gateways.ccxt.parse import (
     instrument_from_market,
     parse_balances,
 )
+from libra.gateways.ccxt.ratelimit import VenueBackoff
+from libra.gateways.ccxt.sockets import SocketHooks
 from libra.gateways.ccxt.streams import Backoff, Step, StreamState, StreamSupervisor, TaskSet
 from libra.model.fills import Fill
 from libra.model.instrument import Instrument
@@ -60,6 +62,9 @@ class CCXTGateway(GatewayPlugin):
         self.supervisor = StreamSupervisor(
             self.tasks, self.logger, self._stream_backoff, config.stale_after,
             self.market_data.force_reconnect, self.secrets)
+        self.sockets = SocketHooks(self.supervisor, self.rejections)
+        self.rate_limit = VenueBackoff(self.logger, Backoff(
+            config.retry_initial, config.retry_max, config.reconnect_jitter))
         self._instruments: dict[str, Instrument] = {}
         self._balances: dict[str, Decimal] | None = None
         self._symbols: set[str] = set()
@@ -79,8 +84,18 @@ class CCXTGateway(GatewayPlugin):
 
     @property
     def is_connected(self) -> bool:
-        streams = self.supervisor.streams.values()
-        return self._connected and not any(s.failed or s.stale for s in streams)
+        """True once connected while no websocket is down and no stream is failing.
+
+        A stale stream (connected, but silent) does not count here: it shows in
+        :meth:`stream_status`.
+        """
+        return self._connected and not self.supervisor.problems()
+
+    def connection_problems(self) -> list[str]:
+        """Return why the gateway is not connected (empty when it is)."""
+        if not self._connected:
+            return [f"gateway {self.id!r} is not connected"]
+        return self.supervisor.problems()
 
     @property
     def has_credentials(self) -> bool:
@@ -165,6 +180,8 @@ class CCXTGateway(GatewayPlugin):
         # oldest beyond it: a burst larger than ccxt's default 1000 would lose prints.
         options.setdefault("tradesLimit", _TRADES_LIMIT)
         client = cls(config)
+        self.sockets.install(client)
+        self.rate_limit.install(client)
         if self.options.sandbox:
             with map_ccxt_errors("sandbox mode", self.secrets):
                 client.set_sandbox_mode(True)
@@ -189,6 +206,7 @@ class CCXTGateway(GatewayPlugin):
     async def disconnect(self) -> None:
         """Cancel every stream and order task, then close the client; safe to call twice."""
         self._connected = False
+        self.sockets.detach()
         await self.tasks.cancel_all()
         self.supervisor.clear()
         await self._close_client()

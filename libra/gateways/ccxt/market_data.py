@@ -26,6 +26,7 @@ from libra.gateways.ccxt.parse import (
     parse_quote,
     parse_trade,
 )
+from libra.gateways.ccxt.sockets import SocketHooks
 from libra.gateways.ccxt.streams import BarCloser, Step, StreamState, StreamSupervisor
 from libra.model.events import timeframe_to_ns
 
@@ -37,6 +38,9 @@ class MarketDataHost(GatewayHost, Protocol):
 
     @property
     def supervisor(self) -> StreamSupervisor: ...
+
+    @property
+    def sockets(self) -> SocketHooks: ...
 
     def emit_data(self, event: Any) -> None: ...
 
@@ -161,28 +165,17 @@ class MarketDataStreams:
         return step
 
     async def force_reconnect(self, state: StreamState) -> None:
-        """Fail the websocket(s) behind a silent stream so that ccxt opens a new one."""
+        """Fail the websocket behind a silent stream so that ccxt opens a new one.
+
+        Only that stream's own socket is closed: the other streams, of this symbol or
+        others, are on sockets that deliver (or have their own watchdog turn).
+        """
         host = self.host
-        exchange = host.exchange
-        clients = list((getattr(exchange, "clients", None) or {}).values())
-        symbol = state.symbol or ""
-        targets = [c for c in clients
-                   if symbol and any(symbol in str(key) for key in
-                                     [*c.subscriptions, *c.futures])]
-        if not targets:
-            limit_ms = host.options.stale_after * 1000
-            now_ms = time.time_ns() // _MS
-            targets = [c for c in clients
-                       if now_ms - (getattr(c, "last_message_at", None) or 0) > limit_ms
-                       and not _is_private(c)]
+        targets = host.sockets.sockets_of(state.channel, state.symbol or "")
+        if targets:
+            state.forced = True
         for client in targets:
-            client.on_error(ccxt_module().RequestTimeout(
+            host.sockets.force_reconnect(client, ccxt_module().RequestTimeout(
                 f"stream {state.name} silent for {host.options.stale_after}s"))
-        host.logger.warning("stream.reconnect_forced", stream=state.name, sockets=len(targets))
-
-
-def _is_private(client: Any) -> bool:
-    """True for a websocket carrying account data (it is quiet when nothing trades)."""
-    keys = " ".join(str(k) for k in [*client.subscriptions, *client.futures]).lower()
-    return any(word in keys for word in ("orders", "mytrades", "balance", "account")) or \
-        "ws-api" in str(getattr(client, "url", ""))
+        host.logger.warning("stream.reconnect_forced", stream=state.name, sockets=len(targets),
+                            silent=round(state.age(time.monotonic()), 3))

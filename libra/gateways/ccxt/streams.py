@@ -4,19 +4,23 @@ A loop runs one *step* at a time (one ``watch_*`` call and its events, or one RE
 When a step raises, the loop logs it, waits an exponential backoff with jitter and steps
 again: ccxt reopens the websocket and resubscribes on the next ``watch_*`` call. The
 watchdog forces a reconnect of a websocket stream that has been silent for ``stale_after``
-seconds, because a malformed frame or a stalled socket leaves ccxt waiting forever.
+seconds, because a socket that stays open without frames leaves ccxt waiting forever; it
+closes only that stream's socket, once per period, and the silence keeps counting from
+the stream's last message. The supervisor also keeps the gateway's connection state (see
+``StreamSupervisor``), so that health reports what the venue does now.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from libra.gateways.ccxt.errors import Outcome, classify, describe
+from libra.gateways.ccxt.errors import Outcome, classify, scrub
 
 Step = Callable[[], Awaitable[None]]
 
@@ -45,7 +49,12 @@ class Backoff:
 
 @dataclass(slots=True)
 class StreamState:
-    """Health of one stream: what ``CCXTGateway.stream_status()`` reports."""
+    """Health of one stream: what ``CCXTGateway.stream_status()`` reports.
+
+    ``down`` is set when a step fails and cleared by the next message; ``trouble_since``
+    holds the time of the last message before the stream went stale or down (its start
+    if it never had one), so that its recovery can report the real silence.
+    """
 
     name: str
     channel: str
@@ -57,6 +66,10 @@ class StreamState:
     connected: bool = False
     stale: bool = False
     failed: bool = False
+    down: bool = False
+    forced: bool = False
+    trouble_since: float | None = None
+    next_forced: float = 0.0
     messages: int = 0
     reconnects: int = 0
     stale_reconnects: int = 0
@@ -67,20 +80,27 @@ class StreamState:
         self.last_message = now
         self.connected = True
         self.stale = False
+        self.down = False
         self.messages += 1
 
     def age(self, now: float) -> float:
         """Return seconds since the last message (or since the stream started)."""
         return now - (self.last_message if self.last_message is not None else self.started)
 
+    def troubled(self, now: float) -> None:
+        """Remember when the stream last delivered, as it goes stale or down."""
+        if self.trouble_since is None:
+            self.trouble_since = now - self.age(now)
+
     def snapshot(self, now: float) -> dict[str, Any]:
         """Return the state as plain data."""
         return {
             "channel": self.channel, "symbol": self.symbol, "mode": self.mode,
             "connected": self.connected, "stale": self.stale, "failed": self.failed,
-            "messages": self.messages, "reconnects": self.reconnects,
+            "down": self.down, "messages": self.messages, "reconnects": self.reconnects,
             "stale_reconnects": self.stale_reconnects, "last_error": self.last_error,
             "last_message_age": None if self.last_message is None else now - self.last_message,
+            "silent_for": self.age(now),
         }
 
 
@@ -119,14 +139,21 @@ class TaskSet:
 
 
 class StreamSupervisor:
-    """Run stream loops with backoff and a watchdog over the websocket ones.
+    """Run stream loops with backoff, a watchdog over the websocket ones, and the connection.
+
+    The gateway is *connected* while no websocket of its client is down (see
+    ``socket_up`` / ``socket_down``, fed by ccxt's own socket callbacks), no polling stream's
+    last request failed and no stream gave up. The first problem logs
+    ``gateway.disconnected``; the end of the last one ``gateway.reconnected`` with the
+    downtime. A stream that delivers again after a silence or an error logs
+    ``stream.recovered`` with how long it was silent.
 
     Args:
         tasks: the task set the loops live in.
         log: a structlog logger.
         backoff: builds a fresh ``Backoff`` per loop.
         stale_after: seconds of silence after which ``force_reconnect`` is called.
-        force_reconnect: closes the websocket(s) behind a stale stream.
+        force_reconnect: closes the websocket behind a stale stream.
         secrets: scrubbed from every logged error.
     """
 
@@ -140,6 +167,8 @@ class StreamSupervisor:
         self._force_reconnect = force_reconnect
         self._secrets = tuple(secrets)
         self.streams: dict[str, StreamState] = {}
+        self.sockets_down: dict[str, tuple[float, str]] = {}
+        self.down_since: float | None = None
         self._watchdog: asyncio.Task[Any] | None = None
 
     def start(self, state: StreamState, step: Step) -> None:
@@ -159,12 +188,8 @@ class StreamSupervisor:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                state.connected = False
-                state.reconnects += 1
-                state.last_error = describe(exc, self._secrets)
-                if classify(exc) is Outcome.FATAL:
-                    state.failed = True
-                    self._log.error("stream.failed", stream=state.name, error=state.last_error)
+                self._failed(state, exc)
+                if state.failed:
                     return
                 delay = backoff.next()
                 self._log.warning("stream.reconnecting", stream=state.name,
@@ -172,6 +197,30 @@ class StreamSupervisor:
                 await asyncio.sleep(delay)
             else:
                 backoff.reset()
+                if state.trouble_since is not None and state.last_message is not None:
+                    self._recovered(state, state.last_message)
+
+    def _failed(self, state: StreamState, exc: Exception) -> None:
+        now = time.monotonic()
+        state.connected = False
+        state.reconnects += 1
+        state.last_error = scrub(exc_url_free(exc), self._secrets)
+        if state.forced:  # the watchdog closed the socket: not a venue failure
+            state.forced = False
+        else:
+            state.troubled(now)
+            state.down = True
+        if classify(exc) is Outcome.FATAL:
+            state.failed = True
+            self._log.error("stream.failed", stream=state.name, error=state.last_error)
+        self.check_connection(now)
+
+    def _recovered(self, state: StreamState, now: float) -> None:
+        silent = now - (state.trouble_since or now)
+        state.trouble_since = None
+        self._log.info("stream.recovered", stream=state.name, silent=round(silent, 3),
+                       reconnects=state.reconnects)
+        self.check_connection(now)
 
     async def _watch(self) -> None:
         period = min(self._stale_after / 4, 1.0)
@@ -181,14 +230,57 @@ class StreamSupervisor:
             for state in list(self.streams.values()):
                 if not state.watched or state.failed or state.age(now) <= self._stale_after:
                     continue
-                state.stale = True
+                if not state.stale:
+                    state.stale = True
+                    state.troubled(now)
+                    self._log.warning("stream.stale", stream=state.name,
+                                      silent=round(state.age(now), 3),
+                                      stale_after=self._stale_after)
+                if now < state.next_forced:
+                    continue
+                # One forced reconnect per period of silence: the venue may simply have
+                # nothing to send on this stream (a symbol that does not trade).
+                state.next_forced = now + self._stale_after
                 state.connected = False
                 state.stale_reconnects += 1
-                state.started = now  # wait another full period before the next reconnect
-                state.last_message = None
-                self._log.warning("stream.stale", stream=state.name,
-                                  stale_after=self._stale_after)
                 await self._force_reconnect(state)
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def socket_up(self, url: str) -> None:
+        """Record that a websocket to ``url`` is open."""
+        if self.sockets_down.pop(url, None) is not None:
+            self.check_connection(time.monotonic())
+
+    def socket_down(self, url: str, error: BaseException) -> None:
+        """Record that the websocket to ``url`` failed or was closed by the venue."""
+        now = time.monotonic()
+        if url not in self.sockets_down:
+            self.sockets_down[url] = (now, scrub(exc_url_free(error), self._secrets))
+            self.check_connection(now)
+
+    def problems(self) -> list[str]:
+        """Return why the gateway is not connected (empty: connected)."""
+        now = time.monotonic()
+        out = [f"{len(self.sockets_down)} websocket(s) down for "
+               f"{now - min(t for t, _ in self.sockets_down.values()):.1f}s: "
+               f"{next(iter(self.sockets_down.values()))[1]}"] if self.sockets_down else []
+        for state in self.streams.values():
+            if state.failed:
+                out.append(f"stream {state.name} failed: {state.last_error}")
+            elif state.down and state.mode == "polling":
+                out.append(f"stream {state.name} is failing: {state.last_error}")
+        return out
+
+    def check_connection(self, now: float) -> None:
+        """Log ``gateway.disconnected`` / ``gateway.reconnected`` when the connection changes."""
+        problems = self.problems()
+        if problems and self.down_since is None:
+            self.down_since = now
+            self._log.warning("gateway.disconnected", reasons=problems)
+        elif not problems and self.down_since is not None:
+            downtime, self.down_since = now - self.down_since, None
+            self._log.info("gateway.reconnected", downtime=round(downtime, 3))
 
     def status(self, private: bool = False) -> dict[str, dict[str, Any]]:
         """Return the market data streams' health (the private ones with ``private``)."""
@@ -197,9 +289,19 @@ class StreamSupervisor:
                 if (state.symbol is None) is private}
 
     def clear(self) -> None:
-        """Forget every stream (their tasks are cancelled by the task set's owner)."""
+        """Forget every stream and socket (their tasks are cancelled by the task set's owner)."""
         self.streams.clear()
+        self.sockets_down.clear()
+        self.down_since = None
         self._watchdog = None
+
+
+_URL = re.compile(r"\b((?:ws|wss|http|https)://[^/\s'\"]+)[^\s'\"]*")
+
+
+def exc_url_free(error: BaseException) -> str:
+    """Return ``error``'s text with URL paths cut (a listen key may be in a websocket path)."""
+    return _URL.sub(r"\1/...", f"{type(error).__name__}: {error}")
 
 
 class BarCloser:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -25,6 +25,11 @@ class PaperDataConfig(LibraModel):
     ``replay``: bundled or local files played at ``speed`` times real time
     (0 = as fast as possible). ``gateway``: another gateway's live data
     (paper trading on live ccxt data). ``none``: the backtest runner feeds it.
+
+    A replay plays in ``lockstep`` with the kernel: each event waits until the strategies
+    have handled the previous one and their orders have reached the venue, so the fills
+    are a backtest's. ``lockstep = false`` plays on regardless, as a live feed does (a load
+    test: a slow strategy lags and its market data is conflated; fills differ).
     """
 
     source: Literal["replay", "gateway", "none"] = "replay"
@@ -33,8 +38,9 @@ class PaperDataConfig(LibraModel):
     kind: Literal["bars", "trades", "quotes"] = "bars"
     timeframe: str | None = None
     files: list[ReplayFileConfig] = Field(default_factory=list)
-    speed: float = Field(60.0, ge=0)
+    speed: float = Field(60.0, ge=0, le=1_000_000)
     loop: bool = False
+    lockstep: bool = True
     gateway: str | None = None
 
     @model_validator(mode="after")
@@ -63,13 +69,18 @@ class InstrumentOverride(LibraModel):
 class PaperGatewayConfig(LibraModel):
     """A simulated venue: balances, fill model, fees, latency and its data source."""
 
-    starting_balances: dict[str, Decimal] = Field(default_factory=lambda: {"USDT": Decimal(10_000)})
+    # Bounds a trader would call sane: a fee above 10 %, slippage above 10 % (1000 bps) or a
+    # latency above a minute is a typo ("5" for "0.0005"), and would quietly ruin a result.
+    starting_balances: dict[
+        Annotated[str, Field(min_length=1, max_length=32)],
+        Annotated[Decimal, Field(ge=0, le=Decimal("1e15"))],
+    ] = Field(default_factory=lambda: {"USDT": Decimal(10_000)})
     data: PaperDataConfig = Field(default_factory=lambda: PaperDataConfig(source="none"))
-    maker_fee: Decimal = Field(Decimal("0.0002"), ge=0)
-    taker_fee: Decimal = Field(Decimal("0.001"), ge=0)
-    slippage_bps: Decimal = Field(Decimal(0), ge=0)
+    maker_fee: Decimal = Field(Decimal("0.0002"), ge=0, le=Decimal("0.1"))
+    taker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"))
+    slippage_bps: Decimal = Field(Decimal(0), ge=0, le=1000)
     bar_execution: Literal["close", "next_open"] = "close"
-    latency_ms: float = Field(0.0, ge=0)
+    latency_ms: float = Field(0.0, ge=0, le=60_000)
     allow_short: bool = False
     check_balances: bool = True
     instruments: dict[str, InstrumentOverride] = Field(default_factory=dict)

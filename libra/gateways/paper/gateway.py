@@ -13,13 +13,13 @@ after the last market event the venue processed instead of playing history again
 from __future__ import annotations
 
 import asyncio
-import bisect
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
 import structlog
 
+from libra.core.clock import ReplayClock
 from libra.gateways.paper.config import InstrumentOverride, PaperGatewayConfig
 from libra.gateways.paper.matching import MatchingEngine
 from libra.gateways.paper.venue_state import (
@@ -91,6 +91,11 @@ class PaperGateway(GatewayPlugin):
         return data.gateway if data.source == "gateway" and data.gateway else self.id
 
     @property
+    def replays_history(self) -> bool:
+        """Whether this venue's market data is a replay of files (``data.source = "replay"``)."""
+        return self.options.data.source == "replay"
+
+    @property
     def is_connected(self) -> bool:
         return self._connected
 
@@ -102,6 +107,10 @@ class PaperGateway(GatewayPlugin):
             self.replay_events = load_replay_events(data.replay_files(), default_symbol, self.id)
             for symbol in dict.fromkeys(event.symbol for event in self.replay_events):
                 self.instrument(symbol)
+            if self.replay_events:
+                # Before the first event the replay's time is where its data begins: a
+                # restore and the strategies' initialize() read it.
+                self._advance_replay_clock(self.replay_events[0].ts_event)
         # The kernel reads ``instruments()`` once, after connect: every configured instrument
         # must exist by then, or orders are rounded to a default precision the venue ignores.
         for symbol in self.options.instruments:
@@ -123,16 +132,32 @@ class PaperGateway(GatewayPlugin):
         """
         if self.options.data.source != "replay":
             return
-        events = self.replay_events
-        start = 0
+        emit = self.on_market_data
+        if isinstance(self.clock, ReplayClock):
+            emit = self._on_replayed
+        data = self.options.data
+        feed = self.feed = ReplayFeed(self.replay_events, emit, speed=data.speed, loop=data.loop,
+                                      settled=self.settled if data.lockstep else None)
         if self._resume_after is not None:
-            start = bisect.bisect_right(events, self._resume_after, key=_ts_event)
+            skipped = feed.resume_after(self._resume_after)
             structlog.get_logger("libra.paper").info(
-                "replay.resumed", gateway=self.id, after_ts=self._resume_after, skipped=start,
-                remaining=len(events) - start)
-        self.feed = ReplayFeed(events, self.on_market_data, speed=self.options.data.speed,
-                               loop=self.options.data.loop, start=start)
-        await self.feed.run()
+                "replay.resumed", gateway=self.id, after_ts=self._resume_after, skipped=skipped,
+                remaining=len(self.replay_events) - skipped)
+        await feed.run()
+
+    def _on_replayed(self, event: Any) -> None:
+        """Move the kernel's replay clock to ``event``, then match and publish it.
+
+        The clock moves first, as the backtest runner's does: an order arriving while this
+        event is the latest is stamped with its time, in a replay as in a backtest.
+        """
+        self._advance_replay_clock(event.ts_event)
+        self.on_market_data(event)
+
+    def _advance_replay_clock(self, ts_ns: int) -> None:
+        clock = self.clock
+        if isinstance(clock, ReplayClock):
+            clock.advance_to(ts_ns)
 
     def on_market_data(self, event: Any) -> None:
         """Match resting orders against one event, then hand it to the kernel.
@@ -169,6 +194,8 @@ class PaperGateway(GatewayPlugin):
         if state is not None:
             restore_venue(self.matching, state)
             self._resume_after = state.replay_ts
+            if state.replay_ts is not None:
+                self._advance_replay_clock(state.replay_ts)
             structlog.get_logger("libra.paper").info(
                 "venue.restored", gateway=self.id, orders=len(state.orders),
                 open_orders=len(state.open_orders), fills=len(state.fills),
@@ -221,6 +248,3 @@ class PaperGateway(GatewayPlugin):
         clock = self.clock
         return clock.timestamp_ns() if clock is not None else 0
 
-
-def _ts_event(event: Any) -> int:
-    return event.ts_event  # type: ignore[no-any-return]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -59,6 +61,9 @@ class ExchangeState(Protocol):
     @property
     def closing(self) -> asyncio.Event: ...
 
+    @property
+    def requests(self) -> deque[tuple[float, str, str]]: ...
+
     def clock_ms(self) -> int: ...
 
     async def publish_user_events(
@@ -86,6 +91,7 @@ class _Api:
 
     @web.middleware
     async def faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self.ex.requests.append((time.monotonic(), request.method, request.path))
         rule = self.ex.faults.take_http(request.method, request.path)
         if rule is None:
             return await handler(request)

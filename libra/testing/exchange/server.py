@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import socket
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -115,6 +116,7 @@ class LocalExchange:
         )
         self.closing = asyncio.Event()
         self._held: list[dict[str, Any]] = []
+        self.requests: deque[tuple[float, str, str]] = deque(maxlen=10_000)
         self._runner: web.AppRunner | None = None
         self._stack = contextlib.AsyncExitStack()
         self._replay_task: asyncio.Task[None] | None = None
@@ -126,8 +128,16 @@ class LocalExchange:
         """Bind the server and start the replay task."""
         if self._runner is not None:
             raise RuntimeError("LocalExchange already started")
+        await self._serve(self.config.port)
+        tasks = await self._stack.enter_async_context(asyncio.TaskGroup())
+        if self.config.replay:
+            self._replay_task = tasks.create_task(self.replayer.run(), name="local-exchange-replay")
+
+    async def _serve(self, port: int) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((self.config.host, self.config.port))
+        # Coming back on the same port must not wait for the old connections' TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.config.host, port))
         self._port = sock.getsockname()[1]
         self._runner = web.AppRunner(
             build_app(self),
@@ -137,9 +147,6 @@ class LocalExchange:
         )
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
-        tasks = await self._stack.enter_async_context(asyncio.TaskGroup())
-        if self.config.replay:
-            self._replay_task = tasks.create_task(self.replayer.run(), name="local-exchange-replay")
 
     async def stop(self) -> None:
         """Stop replaying, release hanging requests, close sockets and the server."""
@@ -148,9 +155,29 @@ class LocalExchange:
             self._replay_task.cancel()
         await self._stack.aclose()
         await self.hub.close("all")
+        await self.go_away()
+
+    async def go_away(self) -> None:
+        """Vanish as a crashed server does: drop every connection and stop listening.
+
+        Websockets are cut without a close frame and new connections are refused until
+        :meth:`come_back`. The account, the open orders and the market state are kept.
+        """
+        await self.hub.close("all", abrupt=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def come_back(self) -> None:
+        """Listen again on the same port after :meth:`go_away`."""
+        if self._runner is not None:
+            raise RuntimeError("LocalExchange is serving already")
+        await self._serve(self._port)
+
+    @property
+    def serving(self) -> bool:
+        """True while the server accepts connections (between start/come_back and go_away)."""
+        return self._runner is not None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -336,6 +363,10 @@ class LocalExchange:
     async def wait_for_user_stream(self) -> None:
         """Wait until some socket receives user-data events (bound it with ``asyncio.timeout``)."""
         await self.hub.wait_until(lambda: self.hub.user_subscribers() > 0)
+
+    def request_times(self, method: str, path: str) -> list[float]:
+        """Return when (``time.monotonic()``) each ``method path`` request arrived, oldest first."""
+        return [at for at, m, p in self.requests if m == method.upper() and p == path]
 
     def with_config(self, **changes: Any) -> LocalExchange:
         """Return a new, unstarted exchange with some settings changed."""

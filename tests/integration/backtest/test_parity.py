@@ -3,17 +3,18 @@
 The live path is a paper kernel (``environment = "paper"``): a wall clock, one task per
 strategy runner, the execution engine's flush task, and the paper venue fed the same
 recorded bars. Compared per fill, in order: client order id (the order sequence), side,
-quantity, price and fee, plus the order counters. Not compared: the fill timestamps
-``ts_event``/``ts_recv``, by design: the live clock stamps a fill with wall time, the
-backtest's simulated clock with the time of the bar it filled on.
+quantity, price and fee, plus the order counters. Fed by hand (no replay), the kernel
+runs on the wall clock, which stamps a fill with wall time where the backtest's simulated
+clock uses the time of the bar it filled on; a replay runs on the data's time
+(``ReplayClock``), and its fills are the backtest's, stamps included.
 
 Two ways to feed the live kernel, both must match the backtest exactly:
 
 * the replay feed at full speed (``speed = 0``), as ``libra run`` plays a file. The feed
-  yields to the loop after every bar, so the strategy sees a bar and its order reaches the
-  venue before the venue sees the next bar, as in a backtest. (When the feed yielded only
-  every 64 bars, market orders filled up to 63 bars late, at later closes: the orders,
-  sides and quantities matched but prices and fees did not.)
+  waits after every bar until the kernel has settled, so the strategy sees a bar and its
+  order reaches the venue before the venue sees the next bar, as in a backtest. (When the
+  feed yielded only every 64 bars, market orders filled up to 63 bars late, at later
+  closes: the orders, sides and quantities matched but prices and fees did not.)
 * lock-step by hand: each bar enters the venue as the replay feed hands it over
   (``gateway.on_market_data``) and the next one waits until the strategy has handled
   everything queued. This pins the kernel's part of parity independently of the feed.
@@ -24,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from libra.backtest.api import run_backtest
+from libra.backtest.engine import fingerprint
 from libra.core.kernel import TradingKernel
 from libra.gateways.paper import PaperGateway
 
@@ -84,4 +86,5 @@ async def test_live_replay_at_full_speed_fills_like_backtest(make_config, wait_f
     assert venue.feed.emitted == backtest.events == 5_760
     assert len(backtest.fills) > 100
     assert compared(live) == compared(backtest.fills)
+    assert fingerprint(live) == backtest.fingerprint  # the stamps too: the data's time
     assert kernel.status()["orders"] == backtest.orders

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,23 @@ from libra.testing.factories import build_order
 
 SYMBOL = "NKN/USDT"
 _IDS = iter(range(1, 10**6))
+
+
+@pytest.fixture
+async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
+    """What reaches asyncio's exception handler ("Future exception was never retrieved", ...).
+
+    Collected until the end of the test, after the gateways are closed and garbage collected.
+    """
+    loop = asyncio.get_running_loop()
+    seen: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: seen.append(context))
+    yield seen
+    gc.collect()
+    await asyncio.sleep(0)
+    loop.set_exception_handler(previous)
+    assert [c["message"] for c in seen] == []
 
 
 @pytest.fixture

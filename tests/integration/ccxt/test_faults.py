@@ -56,12 +56,15 @@ async def test_5xx_on_submit_is_queried_then_sent_once(exchange, venue, fault):
     assert venue.gateway.execution.counts["submit_ambiguous"] == 1
 
 
-async def test_rate_limit_that_never_ends_rejects_with_a_reason(exchange, venue):
+async def test_rate_limit_that_never_ends_rejects_at_the_submit_deadline(exchange, make_venue):
+    venue = await make_venue(submit_deadline=2.5)
     exchange.faults.http_status(429, count=None, path="/api/v3/order", method="POST")
     order = await venue.submit()
     await eventually(lambda: order.status is OrderStatus.REJECTED)
-    assert "not placed after 4 attempts" in order.reason
+    assert "not placed within the submit deadline of 2.5s" in order.reason
     assert "DDoSProtection" in order.reason
+    sent = exchange.request_times("POST", "/api/v3/order")
+    assert len(sent) == 3  # at 0, 1 and 2 s: Retry-After is 1 s
     assert exchange.orders_placed() == 0
     exchange.faults.clear()
     again = await venue.submit()
@@ -118,26 +121,16 @@ async def test_duplicate_client_id_is_resolved_by_query_not_rejected(exchange, v
 # -- websocket faults ------------------------------------------------------------------------
 
 
-async def test_malformed_frame_watchdog_reconnects_and_data_flows(exchange, make_venue):
-    venue = await make_venue(stale_after=0.5, wait_user_stream=False)
-    await asyncio.wait_for(exchange.wait_for_subscription(BOOK), 5)
-    await push_until_quote(exchange, venue)
-    exchange.faults.malformed_ws_frame(stream=BOOK)
-    await exchange.push_book_ticker("NKNUSDT", "0.35000000", "0.35300000")
-    await eventually(lambda: venue.gateway.stream_status()["quote:NKN/USDT"]["stale_reconnects"])
-    await push_until_quote(exchange, venue)
-    assert venue.gateway.stream_status()["quote:NKN/USDT"]["connected"]
-
-
 async def test_silent_stall_watchdog_reconnects_and_data_flows(exchange, make_venue):
     venue = await make_venue(stale_after=0.5, wait_user_stream=False)
     await asyncio.wait_for(exchange.wait_for_subscription(BOOK), 5)
     await push_until_quote(exchange, venue)
     exchange.faults.stall_ws("market")
     await eventually(lambda: venue.gateway.stream_status()["quote:NKN/USDT"]["stale"])
-    assert not venue.gateway.is_connected
+    await eventually(lambda: venue.gateway.stream_status()["quote:NKN/USDT"]["stale_reconnects"])
     exchange.faults.resume_ws()
     await push_until_quote(exchange, venue)
+    assert not venue.gateway.stream_status()["quote:NKN/USDT"]["stale"]
     assert venue.gateway.is_connected
     assert venue.gateway.last_message_age("quote:NKN/USDT") < 5
 
@@ -184,21 +177,6 @@ async def test_bad_trade_fields_are_rejected_and_counted(exchange, make_venue, f
     await eventually(lambda: any(isinstance(e, Trade) for e in venue.sink.data))
     [trade] = [e for e in venue.sink.data if isinstance(e, Trade)]
     assert (trade.price, trade.size) == (Decimal("0.353"), Decimal("12.0"))
-
-
-async def test_nan_trade_price_that_kills_ccxt_is_recovered_by_the_watchdog(exchange, make_venue):
-    """ccxt raises inside its own receive loop on a NaN trade price and stops reading the
-    socket; nothing reaches the gateway, the watchdog reconnects and trades flow again."""
-    venue = await make_venue(channels=("trade",), wait_user_stream=False, stale_after=0.5)
-    await asyncio.wait_for(exchange.wait_for_subscription("nknusdt@trade"), 5)
-    exchange.faults.corrupt_ws_fields({"p": "NaN"}, stream="nknusdt@trade")
-    await exchange.push_trade("NKNUSDT", "0.35200000", "10.00000000")
-    await eventually(lambda: venue.gateway.stream_status()["trade:NKN/USDT"]["stale_reconnects"])
-    async with asyncio.timeout(10):
-        while not any(isinstance(e, Trade) for e in venue.sink.data):
-            await exchange.push_trade("NKNUSDT", "0.35300000", "12.00000000")
-            await asyncio.sleep(0.05)
-    assert all(t.price == Decimal("0.353") for t in venue.sink.data if isinstance(t, Trade))
 
 
 # -- user data stream faults ----------------------------------------------------------------

@@ -109,3 +109,23 @@ async def test_paper_gateway_trades_on_ccxt_market_data(exchange):
         assert exchange.orders_placed() == 0
     finally:
         await kernel.stop()
+
+
+async def test_stop_cancels_resting_orders_at_the_exchange(exchange):
+    options = ccxt_gateway_options(exchange, channels=["quote"])
+    config = kernel_config(exchange, [{"id": "binance", "plugin": "ccxt", **options}], "binance")
+    config = config.model_copy(update={"kernel": config.kernel.model_copy(
+        update={"cancel_orders_on_stop": True})})
+    kernel = TradingKernel(config)
+    await kernel.start()
+    try:
+        await asyncio.wait_for(exchange.wait_for_subscription("nknusdt@bookTicker"), 5)
+        await push_quotes_until(exchange, lambda: kernel.portfolio.mark_price("NKN/USDT"))
+        resting = kernel.orders_for("buyer").buy_limit("NKN/USDT", "100", "0.3000")
+        await eventually(lambda: resting.status is OrderStatus.ACCEPTED)
+    finally:
+        await kernel.stop()
+
+    assert exchange.order(resting.client_order_id)["status"] == "CANCELED"
+    assert resting.status is OrderStatus.CANCELED
+    assert kernel.orders_left_open == []

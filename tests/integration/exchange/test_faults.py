@@ -145,6 +145,38 @@ async def test_silent_stall_keeps_socket_open_without_frames(exchange, client):
     assert (await asyncio.wait_for(watch, 5))["BTC/USDT"]["bid"] == 1.1
 
 
+async def test_a_server_that_goes_away_refuses_then_serves_again_on_the_same_port(
+        exchange, client):
+    watch = await _watching(
+        exchange, lambda: client.watch_bids_asks(["BTC/USDT"]), "btcusdt@bookTicker"
+    )
+    url = exchange.url
+    await exchange.go_away()
+    assert not exchange.serving
+    with pytest.raises(ccxt.NetworkError):
+        await asyncio.wait_for(watch, 5)
+    with pytest.raises(ccxt.NetworkError):
+        await client.fetch_ticker("BTC/USDT")
+    await exchange.come_back()
+    assert exchange.url == url
+    assert (await client.fetch_ticker("BTC/USDT"))["symbol"] == "BTC/USDT"
+    watch = await _watching(
+        exchange, lambda: client.watch_bids_asks(["BTC/USDT"]), "btcusdt@bookTicker"
+    )
+    await exchange.push_book_ticker("BTCUSDT", "1.10000000", "2.00000000")
+    assert (await asyncio.wait_for(watch, 5))["BTC/USDT"]["bid"] == 1.1
+
+
+async def test_requests_are_recorded_with_their_arrival_time(exchange, client):
+    exchange.faults.http_status(429, retry_after=3, path="/api/v3/order", method="POST")
+    with pytest.raises(ccxt.DDoSProtection):
+        await client.create_order("NKN/USDT", "market", "buy", 100)
+    assert client.last_response_headers["Retry-After"] == "3"
+    await client.create_order("NKN/USDT", "market", "buy", 100)
+    first, second = exchange.request_times("POST", "/api/v3/order")
+    assert first <= second
+
+
 # -- user data stream -------------------------------------------------------------------------
 
 

@@ -9,14 +9,17 @@ from libra.core.config import KernelConfig
 from libra.core.kernel import TradingKernel
 from libra.core.lifecycle import ComponentState
 from libra.testing import eventually as eventually_
-from libra.testing.factories import RecordingStrategy, paper_config
+from libra.testing.factories import RecordingStrategy, paper_config, paper_gateway
 
 eventually = functools.partial(eventually_, timeout=20.0)
 
 
 def config(strategies: list[dict[str, Any]], **bus: Any) -> KernelConfig:
-    """Bundled BTC/USD 1m bars replayed at full speed to ``strategies``."""
-    return paper_config(*strategies, kernel={"name": "iso"}, bus=bus,
+    """Bundled BTC/USD 1m bars replayed at full speed to ``strategies``, not waiting for
+    them (``lockstep = false``), as a live feed does not."""
+    gateway = paper_gateway()
+    gateway["data"]["lockstep"] = False
+    return paper_config(*strategies, gateway=gateway, kernel={"name": "iso"}, bus=bus,
                         logging={"heartbeat_interval": 60})
 
 

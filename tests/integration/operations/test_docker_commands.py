@@ -50,7 +50,10 @@ def test_entrypoint_runs_the_daemon_and_the_healthcheck_asks_it(tmp_path):
     assert command[:2] == ["libra", "run"]
     port = free_port()
     env = {"LIBRA__HTTP__PORT": str(port), "LIBRA__HTTP__HOST": "127.0.0.1",
-           "LIBRA_HTTP_TOKEN": "docker-token-123"}
+           "LIBRA_HTTP_TOKEN": "docker-token-123",
+           # The image keeps state on its volume, /var/lib/libra: here, in the test's own
+           # directory.
+           "LIBRA__KERNEL__STATE_PATH": str(tmp_path / "state" / "libra.db")}
     daemon = Daemon(config, env=env)
     try:
         daemon.wait_event("kernel.started", timeout=30)

@@ -212,3 +212,64 @@ async def test_the_http_server_binds_the_configured_address(daemon_factory, make
     assert daemon.ops.port > 0
     async with aiohttp.ClientSession() as session, session.get(daemon.url + "/healthz") as r:
         assert (await r.json())["kernel"] == "running"
+
+
+async def test_flatten_closes_a_position_five_times_the_order_limit_while_halted(
+        daemon_factory, make_config, http, eventually):
+    daemon = await daemon_factory(make_config(speed=0, risk={"max_order_notional": "5000"}))
+    kernel = daemon.kernel
+    await eventually(lambda: daemon.feed_finished)
+    last = kernel.portfolio.mark_price("BTC/USD")
+    quantity = (Decimal(25000) / last).quantize(Decimal("0.01"))  # five times the limit
+    kernel.trading.risk.config = kernel.trading.risk.config.model_copy(
+        update={"max_order_notional": None})
+    kernel.orders_for("sma").buy_market("BTC/USD", quantity)
+    await eventually(lambda: kernel.portfolio.position("sma", "BTC/USD") is not None
+                     and kernel.portfolio.position("sma", "BTC/USD").quantity == quantity)
+    kernel.trading.risk.config = kernel.trading.risk.config.model_copy(
+        update={"max_order_notional": Decimal(5000)})
+    kernel.actions.set_trading_state("halt")
+
+    async with http.post(daemon.url + "/api/control/flatten", headers=AUTH) as response:
+        assert response.status == 200
+        body = await response.json()
+
+    assert body["ok"] is True
+    assert len(body["close_orders"]) >= 5
+    assert {o["status"] for o in body["close_orders"]} == {"filled"}
+    assert body["positions_left"] == []
+    assert all(p.is_flat for p in kernel.portfolio.positions())
+
+
+async def test_flatten_that_cannot_close_answers_409(daemon_factory, make_config, http,
+                                                      eventually):
+    daemon = await daemon_factory(make_config(speed=0))
+    kernel = daemon.kernel
+    await eventually(lambda: daemon.feed_finished)
+    kernel.orders_for("sma").buy_market("BTC/USD", "0.5")
+    await eventually(lambda: kernel.portfolio.position("sma", "BTC/USD") is not None)
+    # One lot per order, worth less than the venue's minimum: no close can pass.
+    kernel.trading.risk.config = kernel.trading.risk.config.model_copy(
+        update={"max_order_notional": Decimal("0.000001")})
+
+    async with http.post(daemon.url + "/api/control/flatten", headers=AUTH) as response:
+        assert response.status == 409
+        body = await response.json()
+
+    assert body["ok"] is False
+    assert body["positions_left"][0]["symbol"] == "BTC/USD"
+
+
+async def test_a_paused_strategy_is_resumed_over_http(daemon_factory, make_config, http):
+    daemon = await daemon_factory(make_config(speed=60))
+    kernel = daemon.kernel
+    kernel.trading.risk.pause("sma", "test: paused by hand")
+    assert kernel.status()["risk"]["paused"] == {"sma": "test: paused by hand"}
+    async with http.get(daemon.url + "/metrics") as response:
+        metrics = await response.text()
+    assert 'libra_strategy_paused{strategy="sma"} 1.0' in metrics
+
+    async with http.post(daemon.url + "/api/strategies/sma/resume", headers=AUTH) as response:
+        assert response.status == 200
+        assert (await response.json())["changed"] is True
+    assert kernel.status()["risk"]["paused"] == {}

@@ -59,9 +59,12 @@ async def test_restored_venue_is_the_venue_that_was_saved(tmp_path: Path) -> Non
 
     assert matching.balances == saved.balances
     assert matching.reserved == saved.reserved
-    assert matching.fills == saved.fills
+    # A restart reads what is still open (at the venue or in the engine) and its fills:
+    # s1-1, s1-2 (filled) and s1-4 (canceled) are history.
+    kept = {"s1-3"}
+    assert matching.fills == [f for f in saved.fills if f.client_order_id in kept]
     assert {c: _slots(v) for c, v in matching.orders.items()} == \
-        {c: _slots(v) for c, v in saved.orders.items()}
+        {c: _slots(v) for c, v in saved.orders.items() if c in kept}
     assert [vo.client_order_id for vo in await restored.fetch_open_orders()] == ["s1-3"]
     assert (matching.order_seq, matching.trade_seq) == (saved.order_seq, saved.trade_seq)
     assert matching.market_of("BTC/USDT") == (D("94"), D("94.9"), D("94.5"), False)

@@ -37,7 +37,7 @@ def test_an_unreachable_daemon_exits_1(capsys):
 
 def test_the_url_comes_from_flag_config_environment_or_default(tmp_path, monkeypatch):
     config = tmp_path / "libra.toml"
-    config.write_text('[http]\nenabled = true\nhost = "0.0.0.0"\nport = 9123\n')
+    config.write_text('[http]\nenabled = true\nhost = "0.0.0.0"\nport = 9123\ntoken = "t0ken"\n')
 
     def url(**values: object) -> str:
         return resolve_url(argparse.Namespace(**{"url": None, "config": None, **values}))

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from libra.core.config import load_config
+from libra.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]
 DOCKERFILE = REPO / "Dockerfile"
@@ -77,18 +78,22 @@ def test_dockerfile_follows_the_lint_rules():
 
 
 def test_docker_config_is_valid_and_enables_http():
-    config = load_config(REPO / "deploy" / "docker" / "libra.toml", environ={})
+    path = REPO / "deploy" / "docker" / "libra.toml"
+    config = load_config(path, environ={"LIBRA_HTTP_TOKEN": "docker-token"})
     assert config.http.enabled
     assert config.http.host == "0.0.0.0"
     assert config.http.port == 8080
     assert config.http.token is not None
-    assert config.http.token.get_secret_value() == ""
+    # Reachable from other containers: without a token the config is refused.
+    with pytest.raises(ConfigError, match=r"http\.token"):
+        load_config(path, environ={})
 
 
 def test_compose_stop_grace_outlasts_the_shutdown_timeout():
     compose = yaml.safe_load((REPO / "deploy" / "docker-compose.yml").read_text())
     libra = compose["services"]["libra"]
-    config = load_config(REPO / "deploy" / "docker" / "libra.toml", environ={})
+    config = load_config(REPO / "deploy" / "docker" / "libra.toml",
+                         environ={"LIBRA_HTTP_TOKEN": "docker-token"})
     assert seconds(libra["stop_grace_period"]) > config.kernel.shutdown_timeout
     assert "prometheus" in compose["services"]
     prometheus = yaml.safe_load((REPO / "deploy" / "prometheus.yml").read_text())

@@ -59,15 +59,15 @@ async def test_restore_gives_the_engine_back_its_orders_positions_and_ids(
     restored, _ = await _engine(None)
     summary = restore_into(restored, open_store().load_state())
 
-    assert _orders_view(restored) == before_orders
+    # A restart reads the open orders only: closed ones are history, not state.
+    assert _orders_view(restored) == {"s1-2": before_orders["s1-2"]}
     assert restored.cache.order("s1-2").status is OrderStatus.ACCEPTED
-    assert restored.cache.order("s1-3").status is OrderStatus.CANCELED
     position = restored.portfolio.position("s1", "BTC/USDT")
     assert position is not None
     assert position.snapshot() == before_position.snapshot()
     assert restored.orders_api("s1", "paper").create(
         symbol="BTC/USDT", side="buy", quantity="1").client_order_id == "s1-5"
-    assert summary["orders"] == 4
+    assert summary["orders"] == 1
     assert summary["fills"] == 2
 
 
@@ -84,3 +84,21 @@ async def test_restore_keeps_balances_the_venue_already_reported(open_store: Ope
     restore_into(restored, open_store().load_state())
 
     assert restored.portfolio.balances("paper") == {"USDT": D(7)}
+
+
+async def test_a_denied_order_is_counted_but_never_written_to_the_state_file(
+        open_store: Open) -> None:
+    store = open_store()
+    engine, _ = await _engine(store)
+    engine.risk.config = engine.risk.config.model_copy(update={"max_order_quantity": D("1")})
+    orders = engine.orders_api("s1", "paper")
+    denied = [orders.submit_order(symbol="BTC/USDT", side="buy", quantity="2")
+              for _ in range(5)]
+    passed = orders.submit_order(symbol="BTC/USDT", side="buy", quantity="0.5")
+    await engine.flush()
+    await store.flush()
+
+    stored = store.load_state(history=True).orders
+    assert all(o.status is OrderStatus.DENIED for o in denied)
+    assert list(stored) == [passed.client_order_id]
+    assert engine.counts["denied"] == 5

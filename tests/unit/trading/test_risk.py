@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 from paper_desk import wire_paper_engine
+from structlog.testing import capture_logs
 
 from libra.core.clock import SimulatedClock
 from libra.core.config import RiskConfig
 from libra.gateways.paper import PaperGateway
+from libra.kernel.control import OperatorActions
 from libra.model.events import Quote
 from libra.model.order_events import OrderDenied
 from libra.model.orders import Order, OrderStatus
@@ -105,13 +107,13 @@ async def go_long(desk: Desk, quantity: str = "1") -> None:
 # -- trading state ------------------------------------------------------------------------
 
 
-async def test_halted_denies_every_order(make_desk):
+async def test_halted_denies_every_order_that_adds_risk(make_desk):
     desk = await make_desk(trading_state="halted")
 
     order = await desk.send("buy", "1")
 
     reason = assert_denied(desk, order, "trading_halted")
-    assert reason == "trading_halted: trading state is HALTED"
+    assert reason == "trading_halted: trading state is HALTED; only position-reducing orders pass"
     assert [e.kind for e in desk.events] == ["denied"]
     assert desk.risk.denials == {"trading_halted": 1}
     assert desk.engine.counts == {"denied": 1}
@@ -387,3 +389,149 @@ async def test_denial_is_an_event_never_an_exception(make_desk):
     assert order.status is OrderStatus.DENIED
     assert [e.kind for e in seen] == ["denied"]
     assert not desk.engine.has_pending
+
+
+# -- risk never blocks reducing risk; the denial breaker ------------------------------
+
+async def test_halted_and_reducing_let_a_close_through(make_desk):
+    for state in ("halted", "reducing"):
+        desk = await make_desk()
+        await go_long(desk, "1")
+        desk.risk.set_state(state)
+
+        close = desk.orders.close_position("BTC/USDT")
+        await desk.engine.flush()
+
+        assert close is not None
+        assert close.status is OrderStatus.FILLED, (state, close.reason)
+        assert desk.orders.get_position("BTC/USDT").is_flat
+
+
+async def test_a_close_passes_the_limits_that_cap_risk(make_desk):
+    desk = await make_desk(max_position_quantity="0.5", max_orders_per_second=1,
+                           price_band="0.0001", max_open_orders=1)
+    desk.risk.config = desk.risk.config.model_copy(update={"max_position_quantity": None})
+    await go_long(desk, "1")
+    desk.risk.config = desk.risk.config.model_copy(update={"max_position_quantity": D("0.5")})
+
+    close = desk.orders.close_position("BTC/USDT")  # same second: the rate limit is spent
+    await desk.engine.flush()
+
+    assert close is not None
+    assert close.status is OrderStatus.FILLED, close.reason
+
+
+async def test_two_closes_that_together_pass_flat_are_not_both_reducing(make_desk):
+    desk = await make_desk()
+    await go_long(desk, "1")
+    desk.risk.set_state("halted")
+    first = desk.orders.submit_order(symbol="BTC/USDT", side="sell", quantity="1",
+                                     type="limit", price="150")  # rests: open, closing 1
+    second = await desk.send("sell", "1")
+
+    assert first.status is OrderStatus.ACCEPTED
+    assert_denied(desk, second, "trading_halted")
+
+
+async def test_flatten_splits_a_position_five_times_the_order_limit(make_desk):
+    desk = await make_desk(max_order_notional="100")
+    desk.risk.config = desk.risk.config.model_copy(update={"max_order_notional": None})
+    await go_long(desk, "5")  # about 500 USDT: five times what one order may be
+    desk.risk.config = desk.risk.config.model_copy(update={"max_order_notional": D("100")})
+    desk.risk.set_state(TradingState.HALTED)
+
+    with capture_logs() as logs:
+        report = await OperatorActions(desk.engine).flatten(wait=5)
+
+    assert report["ok"], report
+    assert desk.orders.get_position("BTC/USDT").is_flat
+    closes = report["close_orders"]
+    assert len(closes) == 5  # 100 USDT at the last price 100.00: 1 BTC per clip
+    assert all(c["status"] == "filled" for c in closes)
+    assert sum(D(c["filled_quantity"]) for c in closes) == D("5")
+    assert any(e["event"] == "flatten.closing" for e in logs)
+
+
+async def test_flatten_reports_a_close_the_venue_refused(make_desk):
+    desk = await make_desk()
+    await go_long(desk, "1")
+    desk.risk.config = desk.risk.config.model_copy(update={"max_order_quantity": D("0.001")})
+    # A clip of 0.001 BTC is worth 0.1 USDT: below the venue's min_notional of 10.
+
+    report = await OperatorActions(desk.engine).flatten(wait=2)
+
+    assert not report["ok"]
+    assert report["positions_left"] == [
+        {"strategy_id": "s1", "symbol": "BTC/USDT", "quantity": "1.000"}]
+    assert report["close_orders"][0]["status"] == "denied"
+
+
+async def test_denials_pause_the_strategy_and_resume_lets_it_trade(make_desk):
+    desk = await make_desk(max_order_quantity="1", breaker_denials=5, breaker_window=60)
+    paused = []
+    desk.engine.bus.subscribe("strategy.*.paused", paused.append)
+
+    for _ in range(7):
+        desk.clock.advance_to(desk.clock.timestamp_ns() + SECOND)
+        await desk.send("buy", "2")
+    small = await desk.send("buy", "0.1")  # within the limits, but the strategy is paused
+
+    assert desk.risk.paused["s1"].startswith("5 orders denied within 60s")
+    assert [p["strategy_id"] for p in paused] == ["s1"]
+    assert_denied(desk, small, "strategy_paused")
+    assert desk.engine.risk.snapshot()["paused"] == {"s1": desk.risk.paused["s1"]}
+
+    result = OperatorActions(desk.engine).resume_strategy("s1")
+    again = await desk.send("buy", "0.1")
+
+    assert result["changed"]
+    assert again.status is OrderStatus.FILLED
+
+
+async def test_the_breaker_window_follows_the_kernel_clock(make_desk):
+    desk = await make_desk(max_order_quantity="1", breaker_denials=3, breaker_window=10)
+
+    for _ in range(6):
+        desk.clock.advance_to(desk.clock.timestamp_ns() + 6 * SECOND)  # two per window
+        await desk.send("buy", "2")
+        await desk.send("buy", "0.1")  # one passes between: never three in a row
+
+    assert "s1" not in desk.risk.paused
+
+
+async def test_denials_in_a_row_pause_however_slowly_they_come(make_desk):
+    desk = await make_desk(max_order_quantity="1", breaker_denials=3, breaker_window=10)
+
+    for _ in range(3):
+        desk.clock.advance_to(desk.clock.timestamp_ns() + 60 * SECOND)  # one per bar
+        await desk.send("buy", "2")
+
+    assert desk.risk.paused["s1"].startswith("3 orders denied in a row")
+
+
+async def test_a_paused_strategy_may_still_close(make_desk):
+    desk = await make_desk(max_order_quantity="1", breaker_denials=2)
+    await go_long(desk, "1")
+    for _ in range(2):
+        await desk.send("buy", "2")
+    assert "s1" in desk.risk.paused
+
+    close = desk.orders.close_position("BTC/USDT")
+    await desk.engine.flush()
+
+    assert close is not None
+    assert close.status is OrderStatus.FILLED
+
+
+async def test_a_denied_order_is_neither_kept_nor_logged_every_time(make_desk):
+    desk = await make_desk(max_order_quantity="1", breaker_denials=1000)
+    desk.engine.log_orders = True
+
+    with capture_logs() as logs:
+        orders = [await desk.send("buy", "2") for _ in range(50)]
+
+    assert all(o.status is OrderStatus.DENIED for o in orders)
+    assert all(desk.engine.cache.order(o.client_order_id) is None for o in orders)
+    denied_lines = [e for e in logs if e["event"] == "order.denied"]
+    assert len(denied_lines) == 1
+    assert desk.engine.counts["denied"] == 50
