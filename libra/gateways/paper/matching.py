@@ -23,6 +23,7 @@ The crossing and trigger rules are in ``book.py``, balances, fees and slippage i
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Literal
@@ -46,6 +47,9 @@ from libra.model.order_events import (
     OrderRejected,
 )
 from libra.model.orders import Order, OrderSide, OrderType, TimeInForce
+
+#: Closed orders and fills a venue that saves to the state store keeps in memory.
+SAVED_HISTORY = 10_000
 
 __all__ = ["MatchingEngine", "VenueOrder"]
 
@@ -77,6 +81,9 @@ class MatchingEngine:
         self.changed: dict[str, VenueOrder] = {}
         self._account_changed = False
         self._saved_fills = 0
+        self._closed_saved: deque[str] = deque()
+        #: How many saved closed orders and fills stay in memory (see take_changes).
+        self.saved_history = SAVED_HISTORY
         self._latency_ns = int(config.latency_ms * 1_000_000)
 
     @property
@@ -340,7 +347,21 @@ class MatchingEngine:
         self.changed.clear()
         self._saved_fills = len(self.fills)
         self._account_changed = False
+        self._forget_saved_history(orders)
         return orders, fills
+
+    def _forget_saved_history(self, saved: list[VenueOrder]) -> None:
+        """Keep at most ``saved_history`` closed orders and fills in memory once they are in
+        the state store: a venue that runs for months must not grow with its history (the
+        store keeps it, and a restart reads it back from there)."""
+        closed = self._closed_saved
+        closed.extend(vo.client_order_id for vo in saved if self.status_of(vo) == "closed")
+        while len(closed) > self.saved_history:
+            self.orders.pop(closed.popleft(), None)
+        excess = len(self.account.fills) - self.saved_history
+        if excess > 0:
+            del self.account.fills[:excess]
+            self._saved_fills -= excess
 
     @property
     def order_seq(self) -> int:

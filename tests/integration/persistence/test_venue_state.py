@@ -113,3 +113,26 @@ async def test_a_new_store_holds_the_starting_account(tmp_path: Path) -> None:
     assert venue.account.balances == {"USDT": D(100000), "BTC": D(10)}
     assert venue.orders == venue.fills == []
     assert venue.replay_ts is None
+
+
+async def test_a_venue_saving_to_the_store_keeps_bounded_history_in_memory(
+        tmp_path: Path) -> None:
+    clock = SimulatedClock()
+    clock.set_time(T0)
+    store = StateStore.open(tmp_path / "state.db")
+    venue, _ = await _venue(store, clock)
+    venue.matching.saved_history = 5
+    engine = engine_on(venue, clock)
+    orders = engine.orders_api("s1", "paper")
+    resting = orders.buy_limit("BTC/USDT", "1", "50")
+    for i in range(20):
+        venue.on_market_data(btc_usdt_quote("99.99", "100.01", T0 + i))
+        orders.buy_market("BTC/USDT", "0.01")
+        await engine.flush()
+    venue.on_market_data(btc_usdt_quote("99.99", "100.01", T0 + 100))  # saves the last
+
+    assert len(venue.matching.fills) == 5
+    assert len(venue.matching.orders) == 6  # five closed ones and the one still resting
+    assert resting.client_order_id in venue.matching.orders
+    assert venue.matching.trade_seq == 20
+    store.close()
