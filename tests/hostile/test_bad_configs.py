@@ -283,11 +283,12 @@ def write_case(case: Bad, tmp_path: Path, values: dict[str, str]) -> Path:
 def check_refusal(code: int, out: str, err: str, path: Path, case: Bad) -> None:
     assert code == 2, f"{case.id}: exit {code}; stderr: {err}"
     assert "Traceback" not in err + out
-    assert err.startswith("libra: error: "), err
-    assert err.count("\n") == 1, err
-    assert str(path) in err, err
+    # The refusal is the last line (a broken third-party plugin may warn before it).
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("libra: error: "), err
+    assert str(path) in last, err
     for words in case.expect:
-        assert words in err, f"{case.id}: {words!r} not in {err!r}"
+        assert words in last, f"{case.id}: {words!r} not in {err!r}"
     # Nothing started: no kernel, gateway or strategy ever logged a line.
     assert "started" not in out, out
     assert "connected" not in out, out
