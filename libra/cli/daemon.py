@@ -105,9 +105,14 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    from libra.cli.preflight import unmet_requirements
     from libra.plugins.loader import describe_plugins
 
     plugins = describe_plugins()
+    for entries in plugins.values():
+        for e in entries:
+            # Discovered, but not usable until its requirements are installed.
+            e["unavailable"] = unmet_requirements(e["requires"], e["distribution"])
     if args.json:
         print(json.dumps(plugins, indent=2))
         return EXIT_OK
@@ -117,4 +122,6 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             author = f" by {e['author']}" if e["author"] else ""
             print(f"  {e['name']:<20} {e['version']:<10} {e['description']}{author}")
             print(f"  {'':<20} {e['class']} ({e['distribution'] or 'unknown distribution'})")
+            for why in e["unavailable"]:
+                print(f"  {'':<20} unavailable: {why}")
     return EXIT_OK

@@ -106,6 +106,14 @@ def _check_requirements(config: KernelConfig, where: str) -> None:
                     field=field)
 
 
+def unmet_requirements(requires: list[str] | tuple[str, ...], distribution: str
+                       ) -> list[str]:
+    """Return, for each of a plugin's ``requires`` that is not installed, what to install."""
+    return [f"needs {module}: {_install_hint(requirement, distribution)}"
+            for requirement in requires
+            if (module := _missing_module(requirement)) is not None]
+
+
 def _missing_module(requirement: str) -> str | None:
     match = _REQUIREMENT_NAME.match(requirement)
     if match is None:

@@ -128,6 +128,9 @@ def test_a_missing_optional_dependency_is_named_with_its_install_command(tmp_pat
         assert "Traceback" not in result.stderr
         assert result.stderr.startswith(f"libra: error: {config}: field strategies[0].plugin")
         assert "pip install 'libra-trader[freqtrade]'" in result.stderr
+    listed = libra("plugins", env=dict(env))
+    assert listed.returncode == 0
+    assert "unavailable: needs freqtrade: pip install 'libra-trader[freqtrade]'" in listed.stdout
 
 
 def test_a_backtest_whose_strategy_failed_exits_1_and_says_why(tmp_path: Path) -> None:
