@@ -278,20 +278,7 @@ class TradingKernel(BaseComponent):
         bind_trading(strategy, orders)
         if not strategy.__dict__.get("_libra_log_user_set"):
             strategy.__dict__["_libra_log"] = logging.getLogger(f"libra.strategy.{strategy_id}")
-        context = StrategyContext(
-            strategy_id=strategy_id,
-            bus=self.bus,
-            cache=self.cache,
-            clock=self.clock,
-            config=runner.params,
-            symbols=symbols,
-            gateway=gateway_id,
-            orders=orders,
-            portfolio=self.trading.portfolio,
-            log=structlog.get_logger("libra.strategy").bind(strategy_id=strategy_id),
-            environment=self.environment,
-        )
-        await strategy.initialize(context)
+        await strategy.initialize(_strategy_context(self, runner, orders))
         saved = self._state_keeper.saved_state_of(strategy_id)
         if saved is not None:
             strategy.on_load(saved)
@@ -449,3 +436,20 @@ class TradingKernel(BaseComponent):
         """Return the ids of the strategies that ended FAILED."""
         return [sid for sid, r in self.runners.items() if r.state is ComponentState.FAILED]
 
+
+def _strategy_context(kernel: TradingKernel, runner: StrategyRunner,
+                      orders: StrategyOrders) -> StrategyContext:
+    """Return what one strategy's ``initialize`` receives."""
+    return StrategyContext(
+        strategy_id=runner.strategy_id,
+        bus=kernel.bus,
+        cache=kernel.cache,
+        clock=kernel.clock,
+        config=runner.params,
+        symbols=runner.symbols,
+        gateway=runner.gateway_id,
+        orders=orders,
+        portfolio=kernel.trading.portfolio,
+        log=structlog.get_logger("libra.strategy").bind(strategy_id=runner.strategy_id),
+        environment=kernel.environment,
+    )
