@@ -326,13 +326,14 @@ class TradingKernel(BaseComponent):
         # Services first: systemd hears STOPPING and the HTTP server closes before anything.
         await self._stop_services()
         kcfg = self.config.kernel
+        deadline = time.monotonic() + kcfg.shutdown_timeout  # for the whole stop
         if kcfg.cancel_orders_on_stop and self._stack is not None:
             # Sent and answered while the gateways are still connected and streaming.
             report = await self.actions.cancel_all(wait=kcfg.shutdown_timeout / 2)
             log = self._log.info if report["ok"] else self._log.error
             log("kernel.orders_cancelled", requested=report["cancel_requested"],
                 canceled=report["canceled"], still_open=report["still_open"])
-        await self._unwind()
+        await self._unwind(max(0.0, deadline - time.monotonic()))
         if self.started_at_ns is None:
             return  # the start failed and unwound: nothing was running
         open_orders = [o.client_order_id for o in self.cache.open_orders()]
@@ -341,10 +342,11 @@ class TradingKernel(BaseComponent):
         self._log.info("kernel.stopped", reason=self.stop_reason or "stopped",
                        open_order_ids=open_orders, **self.trading.summary())
 
-    async def _unwind(self) -> None:
+    async def _unwind(self, seconds: float | None = None) -> None:
         stack, self._stack = self._stack, None
+        seconds = self.config.kernel.shutdown_timeout if seconds is None else seconds
         try:
-            async with asyncio.timeout(self.config.kernel.shutdown_timeout):
+            async with asyncio.timeout(seconds):
                 if stack is not None:
                     await stack.aclose()
         except TimeoutError:
