@@ -1,5 +1,6 @@
 """The ``libra`` command: one module per command group, wired into one parser here.
 
+``libra`` alone, or a command group alone (``libra config``), prints its help.
 Exit codes (``libra.cli._runtime``): 0 clean stop; 1 runtime failure; 2 invalid
 configuration, usage, or a failed pre-flight check; 130 forced stop. An error no command
 handled ends as one scrubbed ``libra: error:`` line and exit 1, never a traceback.
@@ -19,6 +20,7 @@ from libra.cli._runtime import (
     EXIT_OK,
     fail,
     run_async,
+    show_help,
 )
 
 
@@ -26,9 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the ``libra`` parser with every command group's subcommands."""
     parser = argparse.ArgumentParser(prog="libra", description="LIBRA trading daemon")
     parser.add_argument("--version", action="version", version=f"libra {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in (daemon, backtest, state, ctl):
         group.register(sub)
+    parser.set_defaults(func=show_help(parser))
     return parser
 
 

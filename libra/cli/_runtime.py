@@ -9,6 +9,7 @@ same scrubber as every log line.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
@@ -44,6 +45,14 @@ def fail(message: str, code: int) -> int:
     """Print ``libra: error: <message>`` to stderr, scrubbed; return ``code`` (the exit code)."""
     print(f"libra: error: {scrub(message)}", file=sys.stderr)
     return code
+
+
+def show_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """Return a command printing ``parser``'s help (``libra`` or a command group alone)."""
+    def show(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return EXIT_OK
+    return show
 
 
 def load(path: str) -> KernelConfig:

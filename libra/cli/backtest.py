@@ -20,21 +20,29 @@ from libra.core.errors import LibraError
 def register(sub: Any) -> None:
     """Add the backtest and optimize subcommands to the ``libra`` parser."""
     backtest = sub.add_parser("backtest", help="run a strategy over history, deterministically")
-    backtest.add_argument("--config", "-c", required=True)
+    backtest.add_argument("--config", "-c", required=True, metavar="FILE",
+                          help="TOML or YAML config file (its [backtest] section and strategies)")
     backtest.add_argument("--from", dest="start", default=None, help="ISO date (UTC)")
     backtest.add_argument("--to", dest="end", default=None, help="ISO date (UTC)")
     backtest.add_argument("--report", default=None, help="write a self-contained HTML report")
     backtest.add_argument("--json", default=None, help="write metrics, trades and equity")
     backtest.add_argument("--log-level", default="warning",
-                          choices=["debug", "info", "warning", "error"])
+                          choices=["debug", "info", "warning", "error"],
+                          help="lowest level logged to stderr (default: warning)")
     backtest.set_defaults(func=cmd_backtest)
 
     optimize = sub.add_parser("optimize", help="search strategy parameters with backtests")
-    optimize.add_argument("--config", "-c", required=True)
-    optimize.add_argument("--trials", type=int, default=None)
-    optimize.add_argument("--workers", type=int, default=None)
-    optimize.add_argument("--executor", choices=["local", "ray"], default=None)
-    optimize.add_argument("--method", choices=["grid", "tpe", "random"], default=None)
+    optimize.add_argument("--config", "-c", required=True, metavar="FILE",
+                          help="TOML or YAML config file (its [optimize] section)")
+    optimize.add_argument("--trials", type=int, default=None, metavar="N",
+                          help="number of trials (default: optimize.trials)")
+    optimize.add_argument("--workers", type=int, default=None, metavar="N",
+                          help="trials run in parallel (default: optimize.workers)")
+    optimize.add_argument("--executor", choices=["local", "ray"], default=None,
+                          help="where trials run: local processes or a ray cluster "
+                               "(default: optimize.executor)")
+    optimize.add_argument("--method", choices=["grid", "tpe", "random"], default=None,
+                          help="how parameters are sampled (default: optimize.method)")
     optimize.add_argument("--json", default=None, help="write every trial as JSON")
     optimize.set_defaults(func=cmd_optimize)
 

@@ -41,8 +41,19 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "start-strategy": ("POST", "/api/strategies/{id}/start", True),
     "resume-strategy": ("POST", "/api/strategies/{id}/resume", True),
 }
+DESCRIPTION = f"""\
+Query and control a running daemon over its HTTP API.
+
+The control token is read from an environment variable (--token-env, default
+{TOKEN_ENV}), never from the command line, where ps would show it.
+The daemon's address: --url, else http.host and http.port of --config,
+else $LIBRA_URL, else {DEFAULT_URL}.
+
+Exit codes: 0 done, 1 refused or failed (HTTP 4xx/5xx, not ready, unreachable),
+2 usage. "libra ctl health" is the Docker HEALTHCHECK command."""
 _HELP = {
-    "status": "print strategies, positions, open orders, balances and risk state",
+    "status": "print a summary of the kernel, gateways, strategies, orders, positions and "
+              "PnL (--json: the full status)",
     "health": "exit 0 if the daemon answers (Docker HEALTHCHECK)",
     "ready": "exit 0 if the daemon is ready to trade; print the reasons if not",
     "halt": "deny every new order (risk state HALTED)",
@@ -60,10 +71,12 @@ _HELP = {
 def register(subparsers: Any) -> None:
     """Add ``libra ctl`` to the ``libra`` command's subcommands."""
     ctl = subparsers.add_parser("ctl", help="query and control a running daemon over HTTP",
-                                description=__doc__,
+                                description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ctl.add_argument("--url", default=None, help=f"daemon URL (default: {DEFAULT_URL})")
-    ctl.add_argument("--config", "-c", default=None,
+    ctl.add_argument("--url", default=None,
+                     help="daemon URL (default: from --config, else $LIBRA_URL, else "
+                          f"{DEFAULT_URL})")
+    ctl.add_argument("--config", "-c", default=None, metavar="FILE",
                      help="take the URL from this config file's [http] section")
     ctl.add_argument("--token-env", default=TOKEN_ENV, metavar="NAME",
                      help=f"environment variable holding the token (default: {TOKEN_ENV})")
@@ -72,7 +85,10 @@ def register(subparsers: Any) -> None:
     for name in COMMANDS:
         action = actions.add_parser(name, help=_HELP[name])
         if "{id}" in COMMANDS[name][1]:
-            action.add_argument("strategy_id", metavar="ID")
+            action.add_argument("strategy_id", metavar="ID", help="the strategy's id")
+        if name == "status":
+            action.add_argument("--json", action="store_true",
+                                help="print the full status object as JSON")
     ctl.set_defaults(func=cmd_ctl)
 
 
@@ -133,8 +149,12 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     if status is None:
         print(f"libra ctl: error: cannot reach {url}: {body}", file=sys.stderr)
         return EXIT_FAILED
-    _print(body, sys.stdout if 200 <= status < 300 else sys.stderr)
-    return EXIT_OK if 200 <= status < 300 else EXIT_FAILED
+    ok = 200 <= status < 300
+    if ok and args.ctl_command == "status" and not args.json:
+        print(_summary(body))
+    else:
+        _print(body, sys.stdout if ok else sys.stderr)
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _request(method: str, url: str, headers: dict[str, str], timeout: float
@@ -149,6 +169,41 @@ def _request(method: str, url: str, headers: dict[str, str], timeout: float
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return None, str(reason)
+
+
+def _summary(body: str) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    return render_status(data) if isinstance(data, dict) else body
+
+
+def render_status(data: dict[str, Any], max_positions: int = 8) -> str:
+    """Return ``GET /api/status`` as a short summary a person reads (``--json``: all of it)."""
+    ready = "ready" if data.get("ready") else f"not ready: {'; '.join(data.get('not_ready', []))}"
+    lines = [f"kernel {data.get('name')}: {data.get('state')} ({data.get('environment')}), "
+             f"{ready}",
+             f"trading: {data.get('trading_state')}"]
+    gateways = data.get("gateways", {})
+    lines.append("gateways: " + (", ".join(
+        f"{gid}: {'connected' if g.get('connected') else 'disconnected'}"
+        for gid, g in gateways.items()) or "none"))
+    strategies = data.get("strategies", {})
+    lines.append("strategies: " + ("; ".join(
+        f"{sid}: {s.get('state')}, {s.get('events', 0)} events, {s.get('errors', 0)} errors"
+        for sid, s in strategies.items()) or "none"))
+    lines.append(f"open orders: {data.get('open_orders', 0)}")
+    positions = data.get("positions", {})
+    lines.append(f"positions: {len(positions)}")
+    for key, p in list(positions.items())[:max_positions]:
+        lines.append(f"  {key.replace(':', ' ', 1)}: quantity {p.get('quantity')} @ "
+                     f"{p.get('avg_entry_price')}, realized PnL {p.get('realized_pnl')}, "
+                     f"unrealized PnL {p.get('unrealized_pnl')}")
+    if len(positions) > max_positions:
+        lines.append(f"  ... {len(positions) - max_positions} more (--json shows all)")
+    lines.append(f"PnL: {data.get('pnl')}")
+    return "\n".join(lines)
 
 
 def _print(body: str, stream: Any) -> None:

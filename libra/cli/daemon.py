@@ -1,5 +1,8 @@
 """``libra run``, ``libra config check`` and ``libra plugins``.
 
+``config check --config FILE`` is the form every command shares; ``config check FILE``
+stays as an alias.
+
 ``config check`` and ``run`` make the same pre-flight checks (``libra.cli.preflight``):
 what ``config check`` passes, ``run`` starts; what it refuses, ``run`` refuses with the
 same message and exit 2, before any gateway connects.
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,29 +28,41 @@ from libra.cli._runtime import (
     fail,
     load,
     run_async,
+    show_help,
 )
 from libra.core.config import redact
 from libra.core.errors import ConfigError, LibraError, StateStoreError
+
+CHECK_USAGE = "usage: libra config check (--config FILE | FILE)"
 
 
 def register(sub: Any) -> None:
     """Add ``run``, ``config check`` and ``plugins`` to the ``libra`` parser."""
     run = sub.add_parser("run", help="run the daemon until SIGTERM/SIGINT")
-    run.add_argument("--config", "-c", required=True, help="TOML or YAML config file")
-    run.add_argument("--log-format", choices=["auto", "json", "console"], default=None)
-    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None)
+    run.add_argument("--config", "-c", required=True, metavar="FILE",
+                     help="TOML or YAML config file")
+    run.add_argument("--log-format", choices=["auto", "json", "console"], default=None,
+                     help="log line format (default: logging.format of the config)")
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None,
+                     help="lowest level logged (default: logging.level of the config)")
     run.add_argument("--fresh-start", action="store_true",
                      help="accept a state file that lost history (kernel.fresh_start)")
     run.set_defaults(func=cmd_run)
 
     config = sub.add_parser("config", help="configuration tools")
-    config_sub = config.add_subparsers(dest="config_command", required=True)
-    check = config_sub.add_parser("check", help="validate and print the resolved config")
-    check.add_argument("file")
+    config_sub = config.add_subparsers(dest="config_command", metavar="COMMAND")
+    config.set_defaults(func=show_help(config))
+    check = config_sub.add_parser("check", help="validate and print the resolved config",
+                                  usage=CHECK_USAGE.removeprefix("usage: "))
+    check.add_argument("--config", "-c", dest="config_file", metavar="FILE", default=None,
+                       help="TOML or YAML config file")
+    check.add_argument("file", nargs="?", metavar="FILE", default=None,
+                       help="the config file, given without --config (the older form)")
     check.set_defaults(func=cmd_config_check)
 
     plugins = sub.add_parser("plugins", help="list installed plugins")
-    plugins.add_argument("--json", action="store_true")
+    plugins.add_argument("--json", action="store_true",
+                         help="print the plugins as JSON instead of a list")
     plugins.set_defaults(func=cmd_plugins)
 
 
@@ -95,8 +111,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_config_check(args: argparse.Namespace) -> int:
     from libra.cli.preflight import preflight
 
+    if (args.config_file is None) == (args.file is None):
+        print(CHECK_USAGE, file=sys.stderr)
+        return fail("config check: give the config file once, as --config FILE (or FILE)",
+                    EXIT_CONFIG)
     try:
-        config = load(args.file)
+        config = load(args.config_file or args.file)
         preflight(config, http=config.environment != "backtest", state=True)
     except LibraError as exc:
         return fail(str(exc), EXIT_CONFIG)

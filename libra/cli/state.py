@@ -5,8 +5,10 @@
 while the daemon runs. Positions are the last snapshot moved by the fills stored after it;
 balances are each account's last snapshot. A simulated venue's own state (the paper
 gateway's), if stored, is shown as ``venues``; orders no longer stored one by one (denied,
-compacted) are shown as ``order_counts``. ``libra state backup --config FILE OUT`` writes a
-consistent copy with SQLite's online backup API.
+compacted) are shown as ``order_counts``. Times print as ISO 8601 UTC
+(``2026-12-06T03:55:00.123Z``); ``--json`` keeps them as integer nanoseconds.
+``libra state backup --config FILE OUT`` writes a consistent copy with SQLite's online
+backup API.
 Exit codes: 0 shown or copied, 2 no state file configured, missing, corrupt or foreign
 file, or a backup that could not be made.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -177,7 +180,7 @@ def render_text(data: dict[str, Any]) -> str:
     for name, columns in _COLUMNS.items():
         if name in data:
             parts.append(f"{name} ({len(data[name])}):")
-            parts.append(_table(columns, [[_cell(row.get(c)) for c in columns]
+            parts.append(_table(columns, [[_cell(row.get(c), c) for c in columns]
                                           for row in data[name]]))
     if "balances" in data:
         parts.append(f"balances ({len(data['balances'])} accounts, last snapshot):")
@@ -186,17 +189,20 @@ def render_text(data: dict[str, Any]) -> str:
         parts.append(_table(("account", "currency", "amount"), rows))
     for name, venue in data.get("venues", {}).items():
         parts.append(_venue_text(name, venue))
-    for name in ("order_counts", "id_counters", "strategy_states", "last_fill_ns",
-                 "problems"):
+    for name in ("order_counts", "id_counters", "strategy_states", "problems"):
         if name in data:
             parts.append(f"{name}: {json.dumps(data[name], default=str)}")
+    if "last_fill_ns" in data:
+        marks = {venue: iso_utc(ns) for venue, ns in data["last_fill_ns"].items()}
+        parts.append(f"last fill per venue: {json.dumps(marks)}")
     return "\n".join(parts)
 
 
 def _venue_text(name: str, venue: dict[str, Any]) -> str:
     head = (f"venue {name} (its own state): {venue['orders']} orders, {venue['fills']} fills, "
             f"order_seq {venue['order_seq']}, trade_seq {venue['trade_seq']}, "
-            f"duplicate_submits {venue['duplicate_submits']}, replay_ts {venue['replay_ts']}")
+            f"duplicate_submits {venue['duplicate_submits']}, "
+            f"replay time {iso_utc(venue['replay_ts'])}")
     rows = [[currency, amount, venue["reserved"].get(currency, "0")]
             for currency, amount in sorted(venue["balances"].items())]
     columns = ("client_order_id", "venue_order_id", "symbol", "side", "type", "quantity",
@@ -206,8 +212,19 @@ def _venue_text(name: str, venue: dict[str, Any]) -> str:
                       f"  open orders ({len(orders)}):", _table(columns, orders)])
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, column: str = "") -> str:
+    if column.startswith("ts_") and isinstance(value, int):
+        return iso_utc(value)
     return "-" if value is None else str(value)
+
+
+def iso_utc(ns: int | None) -> str:
+    """Return nanoseconds since the epoch as ISO 8601 UTC with milliseconds (``...00.123Z``)."""
+    if ns is None:
+        return "-"
+    seconds, rest = divmod(ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{rest // 1_000_000:03d}Z"
 
 
 def _table(columns: tuple[str, ...], rows: list[list[str]]) -> str:

@@ -191,7 +191,7 @@ async def test_libra_ctl_talks_to_the_running_daemon(
 
     capsys.readouterr()
     with capture_logs():  # keep the daemon's log lines out of the command's output
-        assert await asyncio.to_thread(ctl, "status") == 0
+        assert await asyncio.to_thread(ctl, "status", "--json") == 0
     status = json.loads(capsys.readouterr().out)
     assert status["strategies"]["sma"]["state"] == "running"
     assert await asyncio.to_thread(ctl, "health") == 0
@@ -204,6 +204,24 @@ async def test_libra_ctl_talks_to_the_running_daemon(
     assert daemon.kernel.strategy_state("sma") is ComponentState.STOPPED
     capsys.readouterr()
     assert await asyncio.to_thread(ctl, "stop-strategy") == 2
+
+
+async def test_libra_ctl_status_prints_a_short_summary(daemon_factory, make_config, capsys):
+    daemon = await daemon_factory(make_config(speed=60))
+    capsys.readouterr()
+
+    with capture_logs():
+        code = await asyncio.to_thread(libra_main, ["ctl", "--url", daemon.url, "status"])
+
+    text = capsys.readouterr().out
+    assert code == 0
+    assert len(text.splitlines()) <= 20
+    assert text.startswith("kernel ops-test: running")
+    assert "trading: active" in text
+    assert "paper: connected" in text
+    assert "sma: running, " in text
+    assert "open orders: " in text
+    assert "PnL: " in text
 
 
 async def test_the_http_server_binds_the_configured_address(daemon_factory, make_config):
