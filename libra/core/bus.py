@@ -13,13 +13,13 @@ message in their own inbox from their handler.
 
 from __future__ import annotations
 
-import math
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
 import structlog
+
+from libra.core.throttle import LogThrottle
 
 Handler = Callable[[Any], Any]
 
@@ -83,10 +83,9 @@ class MessageBus:
         #: Changes whenever the subscriptions do (for callers that keep routes of their own).
         self.version = 0
         self.handler_errors = 0
-        #: A handler failing on every message logs once per this many seconds, not per message.
-        self.error_log_interval = error_log_interval
-        # id(handler) -> (last logged, failures not logged since); a subscribed handler lives.
-        self._error_logs: dict[int, tuple[float, int]] = {}
+        # A handler failing on every message logs once per interval, keyed by id(handler)
+        # (a subscribed handler lives).
+        self._error_logs = LogThrottle(error_log_interval)
 
     def subscribe(self, pattern: str, handler: Handler, priority: int = 0) -> None:
         """Call ``handler(message)`` for each message on a topic matching ``pattern``.
@@ -109,7 +108,7 @@ class MessageBus:
         kept = [s for s in self._subs if not (s.pattern == pattern and s.handler == handler)]
         if len(kept) != len(self._subs):
             for gone in {id(s.handler) for s in self._subs} - {id(s.handler) for s in kept}:
-                self._error_logs.pop(gone, None)
+                self._error_logs.forget(gone)
             self._subs = kept
             self._matches.clear()
             self.version += 1
@@ -134,6 +133,15 @@ class MessageBus:
             self._matches[topic] = handlers
         return handlers
 
+    @property
+    def error_log_interval(self) -> float:
+        """Seconds between two log lines of one failing handler."""
+        return self._error_logs.interval
+
+    @error_log_interval.setter
+    def error_log_interval(self, seconds: float) -> None:
+        self._error_logs.interval = seconds
+
     def handler_failed(self, topic: str, handler: Handler) -> None:
         """Count the exception ``handler`` just raised and log it; call from an ``except``.
 
@@ -142,13 +150,9 @@ class MessageBus:
         ``error_log_interval`` seconds, with how many were not logged since.
         """
         self.handler_errors += 1
-        now = time.monotonic()
-        key = id(handler)
-        last, suppressed = self._error_logs.get(key, (-math.inf, 0))
-        if now - last < self.error_log_interval:
-            self._error_logs[key] = (last, suppressed + 1)
+        suppressed = self._error_logs.due(id(handler))
+        if suppressed is None:
             return
-        self._error_logs[key] = (now, 0)
         _log.exception("bus.handler_failed", topic=topic, handler=_name(handler),
                        suppressed_since_last=suppressed)
 

@@ -28,6 +28,8 @@ from libra.plugins.base import GatewayPlugin, StrategyPlugin
 from libra.trading.execution import ExecutionEngine
 from libra.trading.risk import TradingState
 
+_log = structlog.get_logger("libra.kernel")
+
 #: Operator actions on the risk engine's trading state.
 TRADING_ACTIONS = {"halt": TradingState.HALTED, "reduce": TradingState.REDUCING,
                    "resume": TradingState.ACTIVE}
@@ -84,7 +86,7 @@ class OperatorActions:
             orders = engine.orders_api(position.strategy_id, position.venue)
             closing += orders.close_in_clips(position.symbol)
         if closing:
-            self._log.warning("flatten.closing", orders=len(closing),
+            _log.warning("flatten.closing", orders=len(closing),
                               positions=len({(o.strategy_id, o.symbol) for o in closing}))
         await engine.flush()
         await self._until(lambda: all(o.is_closed for o in closing), wait / 2)
@@ -115,10 +117,6 @@ class OperatorActions:
             pass
         finally:
             bus.unsubscribe("order.**", on_order_event)
-
-    @property
-    def _log(self) -> Any:
-        return structlog.get_logger("libra.kernel")
 
 
 def _close_report(order: Order) -> dict[str, Any]:

@@ -14,8 +14,6 @@ strategy's inbox (never dropped).
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from collections import deque
 from decimal import Decimal
 from logging import INFO, WARNING
@@ -29,6 +27,7 @@ from libra.core.config import RiskConfig
 from libra.core.errors import InvalidOrderTransition, OverfillError, StateStoreError
 from libra.core.lifecycle import BaseComponent
 from libra.core.loglevel import is_enabled
+from libra.core.throttle import LogThrottle
 from libra.model.fills import Fill
 from libra.model.identifiers import ClientOrderIdGenerator
 from libra.model.instrument import Instrument
@@ -85,7 +84,8 @@ class ExecutionEngine(BaseComponent):
         # Positions are marked at the cache's latest price of each symbol.
         self.portfolio = Portfolio(marks=cache.last_prices)
         self.risk = RiskEngine(risk_config, on_pause=self._on_strategy_paused)
-        self._denial_log = _DenialLog()
+        # A repeated denial (per strategy and rule) is logged once per 10 s, with a count.
+        self._denial_log = LogThrottle(10.0)
         self.gateways: dict[str, Any] = {}
         self.store: OrderStore | None = None
         self.log_orders = log_orders
@@ -203,18 +203,18 @@ class ExecutionEngine(BaseComponent):
         stored, so a strategy resubmitting it on every event costs no memory and no disk.
         """
         order.deny(reason, now)
-        if reason.startswith("strategy_paused:"):
+        rule = reason.split(":", 1)[0]
+        if rule == "strategy_paused":
             # Refused while the breaker holds the strategy: counted apart, not logged (the
             # one strategy.paused line said why), so a storm stops at the threshold.
             self._count("refused_paused")
-            self._publish(order, OrderDenied.from_order(order, now, reason=reason))
-            return
-        self._count("denied")
-        if self.log_orders and is_enabled(WARNING):
-            repeated = self._denial_log.due(order.strategy_id, reason)
-            if repeated is not None:
-                self._log.warning("order.denied", **_order_fields(order), reason=reason,
-                                  repeated_since_last=repeated)
+        else:
+            self._count("denied")
+            if self.log_orders and is_enabled(WARNING):
+                repeated = self._denial_log.due((order.strategy_id, rule))
+                if repeated is not None:
+                    self._log.warning("order.denied", **_order_fields(order), reason=reason,
+                                      repeated_since_last=repeated)
         self._publish(order, OrderDenied.from_order(order, now, reason=reason))
 
     def open_quantity(self, strategy_id: str, symbol: str, side: OrderSide) -> Decimal:
@@ -403,27 +403,6 @@ class ExecutionEngine(BaseComponent):
             "pnl": str(self.total_pnl()),
             "risk": self.risk.snapshot(),
         }
-
-
-class _DenialLog:
-    """Log a repeated denial once per interval (per strategy and rule), with a count."""
-
-    __slots__ = ("interval", "last")
-
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
-        self.last: dict[tuple[str, str], tuple[float, int]] = {}
-
-    def due(self, strategy_id: str, reason: str) -> int | None:
-        """Return how many were not logged since the last line, or ``None``: not now."""
-        key = (strategy_id, reason.split(":", 1)[0])
-        now = time.monotonic()
-        last, suppressed = self.last.get(key, (-math.inf, 0))
-        if now - last < self.interval:
-            self.last[key] = (last, suppressed + 1)
-            return None
-        self.last[key] = (now, 0)
-        return suppressed
 
 
 def _order_fields(order: Order) -> dict[str, Any]:

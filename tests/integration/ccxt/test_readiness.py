@@ -87,12 +87,6 @@ async def daemon(exchange, notify_socket) -> AsyncIterator[Daemon]:
     await kernel.stop()
 
 
-async def until(condition: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await condition():
-            await asyncio.sleep(0.05)
-
-
 async def keep_quoting(exchange: Any) -> None:
     while True:
         if exchange.serving:
@@ -104,14 +98,14 @@ async def test_readyz_follows_the_venue_away_and_back(loop_errors, exchange, dae
     await asyncio.wait_for(exchange.wait_for_subscription(BOOK), 5)
     async with asyncio.TaskGroup() as tasks:
         quoting = tasks.create_task(keep_quoting(exchange))
-        await until(_is(daemon, 200))
+        await eventually(_is(daemon, 200), interval=0.05)
         assert await daemon.connected_metric() == 1
         pinger = daemon.ops.watchdog
         assert pinger is not None
         with capture_logs() as logs:
             await exchange.go_away()
             away = asyncio.get_running_loop().time()
-            await until(_is(daemon, 503), timeout=2.0)
+            await eventually(_is(daemon, 503), timeout=2.0, interval=0.05)
             assert asyncio.get_running_loop().time() - away < 1.0  # one staleness interval
             _, body = daemon.ready[-1]
             assert any("gateway binance is not connected" in r for r in body["reasons"])
@@ -122,12 +116,12 @@ async def test_readyz_follows_the_venue_away_and_back(loop_errors, exchange, dae
                 line["event"] == "kernel.heartbeat"
                 and line["gateways"]["binance"]["connected"] is False for line in logs))
             # Silent beyond the staleness interval: the stream is named with its real silence.
-            await until(_is(daemon, 503, "quote:NKN/USDT silent"))
+            await eventually(_is(daemon, 503, "quote:NKN/USDT silent"), interval=0.05)
             pings = pinger.pings
             await eventually(lambda: pinger.pings >= pings + 3)
             assert pinger.skipped == 0
             await exchange.come_back()
-            await until(_is(daemon, 200))
+            await eventually(_is(daemon, 200), interval=0.05)
         quoting.cancel()
     assert await daemon.connected_metric() == 1
     names = [line["event"] for line in logs]
