@@ -223,13 +223,16 @@ class OpsHttpServer:
 
     def _applied(self, request: web.Request, action: str, result: dict[str, Any]
                  ) -> web.Response:
-        self.ops.metrics.control_actions.labels(action, "applied").inc()
+        # Not ok: the venue did not confirm all of it (a close denied, a cancel unanswered).
+        # Then the answer is 409 (`libra ctl` exits non-zero), the metric says "incomplete"
+        # and the line is an error: nothing reads it as a success.
+        ok = bool(result.get("ok", True))
+        self.ops.metrics.control_actions.labels(action, "applied" if ok else "incomplete").inc()
         self._cache.clear()  # the next status read shows the action's effect
-        _log.warning("control.applied", action=action, remote=request.remote, **result)
-        # 409 when the venue did not confirm all of it (a close denied, a cancel unanswered):
-        # `libra ctl` then exits non-zero, and a script cannot mistake it for success.
-        body = {"action": action, "ok": True, **result}
-        return json_response(body, 200 if body["ok"] else 409)
+        log = _log.warning if ok else _log.error
+        log("control.applied" if ok else "control.incomplete", action=action,
+            remote=request.remote, **result)
+        return json_response({"action": action, "ok": ok, **result}, 200 if ok else 409)
 
 
 def _label(request: web.Request) -> str | None:

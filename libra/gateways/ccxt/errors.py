@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -99,8 +100,15 @@ def scrub(text: str, secrets: Iterable[str], limit: int = MAX_TEXT) -> str:
 
 
 def describe(exc: BaseException, secrets: Iterable[str] = ()) -> str:
-    """Return ``"<ccxt class>: <message>"`` for logs and rejection reasons, secret-free."""
-    return scrub(f"{type(exc).__name__}: {exc}", secrets)
+    """Return ``"<ccxt class>: <message>"`` for logs and rejection reasons, secret-free.
+
+    URL paths and queries are cut: a websocket path may hold a listen key, a query string
+    a signature.
+    """
+    return scrub(_URL.sub(r"\1/...", f"{type(exc).__name__}: {exc}"), secrets)
+
+
+_URL = re.compile(r"\b((?:ws|wss|http|https)://[^/\s'\"]+)[^\s'\"]*")
 
 
 @contextmanager

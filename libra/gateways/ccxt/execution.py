@@ -203,8 +203,6 @@ class CCXTExecution:
                                    outcome=outcome.value, error=reason)
             if is_rate_limit(exc):
                 # Refused unprocessed: sent again, same client id, once the venue allows.
-                if not self.gw.rate_limit.remaining():
-                    self.gw.rate_limit.hit(None)
                 return _Retry.RATE_LIMITED, reason
             if outcome is not Outcome.TRANSIENT and await self._resolve(
                     tracked, confirmations=1 if outcome is Outcome.DUPLICATE else 2):
@@ -299,8 +297,6 @@ class CCXTExecution:
             reason = describe(exc, self.gw.secrets)
             self._count(f"cancel_{outcome.value}")
             if is_rate_limit(exc):
-                if not self.gw.rate_limit.remaining():
-                    self.gw.rate_limit.hit(None)
                 return _Retry.RATE_LIMITED, reason
             if outcome is Outcome.TRANSIENT and not last:
                 return _Retry.FAILED, reason
@@ -515,6 +511,3 @@ def order_request(exchange: Any, order: Order, extra: Mapping[str, Any]
     return order_type, amount, price, params
 
 
-def wall_clock_ns() -> int:
-    """Return the wall-clock time in ns (when the gateway has no kernel clock)."""
-    return time.time_ns()

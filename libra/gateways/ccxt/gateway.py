@@ -94,7 +94,7 @@ class CCXTGateway(GatewayPlugin):
     def connection_problems(self) -> list[str]:
         """Return why the gateway is not connected (empty when it is)."""
         if not self._connected:
-            return [f"gateway {self.id!r} is not connected"]
+            return ["connect() has not completed"]
         return self.supervisor.problems()
 
     @property

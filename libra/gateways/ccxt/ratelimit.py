@@ -14,6 +14,7 @@ import asyncio
 import time
 from typing import Any
 
+from libra.gateways.ccxt.errors import is_rate_limit
 from libra.gateways.ccxt.streams import Backoff
 
 RATE_LIMIT_STATUSES = frozenset({418, 429})
@@ -45,7 +46,6 @@ class VenueBackoff:
         self._log = log
         self._backoff = backoff
         self.until = 0.0
-        self.hits = 0
 
     def remaining(self, now: float | None = None) -> float:
         """Return the seconds left before requests may be sent (0 when they may)."""
@@ -56,7 +56,6 @@ class VenueBackoff:
         """Record a rate-limit answer; return the seconds every request now waits."""
         now = time.monotonic()
         delay = retry_after if retry_after is not None else self._backoff.next()
-        self.hits += 1
         if now + delay > self.until:
             self.until = now + delay
             self._log.warning("gateway.rate_limited", status=status, retry_after=retry_after,
@@ -83,7 +82,14 @@ class VenueBackoff:
         async def gated_fetch(url: str, method: str = "GET", headers: Any = None,
                               body: Any = None) -> Any:
             await self.wait()
-            return await fetch(url, method, headers, body)
+            try:
+                return await fetch(url, method, headers, body)
+            except Exception as exc:
+                # A rate limit with no 418/429 status (a protection page, Retry-After: 0)
+                # still holds back every request, whichever call met it.
+                if is_rate_limit(exc) and not self.remaining():
+                    self.hit(None)
+                raise
 
         def observed(code: Any, reason: Any, url: str, method: str, response_headers: Any,
                      *rest: Any) -> Any:

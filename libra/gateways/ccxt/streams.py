@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from libra.gateways.ccxt.errors import Outcome, classify, scrub
+from libra.gateways.ccxt.errors import Outcome, classify, describe
 
 Step = Callable[[], Awaitable[None]]
 
@@ -204,7 +203,7 @@ class StreamSupervisor:
         now = time.monotonic()
         state.connected = False
         state.reconnects += 1
-        state.last_error = scrub(exc_url_free(exc), self._secrets)
+        state.last_error = describe(exc, self._secrets)
         if state.forced:  # the watchdog closed the socket: not a venue failure
             state.forced = False
         else:
@@ -256,7 +255,7 @@ class StreamSupervisor:
         """Record that the websocket to ``url`` failed or was closed by the venue."""
         now = time.monotonic()
         if url not in self.sockets_down:
-            self.sockets_down[url] = (now, scrub(exc_url_free(error), self._secrets))
+            self.sockets_down[url] = (now, describe(error, self._secrets))
             self.check_connection(now)
 
     def problems(self) -> list[str]:
@@ -294,14 +293,6 @@ class StreamSupervisor:
         self.sockets_down.clear()
         self.down_since = None
         self._watchdog = None
-
-
-_URL = re.compile(r"\b((?:ws|wss|http|https)://[^/\s'\"]+)[^\s'\"]*")
-
-
-def exc_url_free(error: BaseException) -> str:
-    """Return ``error``'s text with URL paths cut (a listen key may be in a websocket path)."""
-    return _URL.sub(r"\1/...", f"{type(error).__name__}: {error}")
 
 
 class BarCloser:

@@ -7,8 +7,9 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from quote_pushing import push_until_quote, quotes
 
-from libra.model.events import Quote, Trade
+from libra.model.events import Trade
 from libra.model.order_events import OrderAccepted, OrderCancelRejected, OrderRejected
 from libra.model.orders import OrderStatus
 from libra.testing.contract import eventually
@@ -17,17 +18,6 @@ from libra.testing.exchange import REMOVE
 BOOK = "nknusdt@bookTicker"
 
 
-def quotes(venue) -> list[Quote]:
-    return [e for e in venue.sink.data if isinstance(e, Quote)]
-
-
-async def push_until_quote(exchange, venue, timeout: float = 10.0) -> None:
-    """Push quotes until one reaches the sink (the stream may be reconnecting meanwhile)."""
-    seen = len(quotes(venue))
-    async with asyncio.timeout(timeout):
-        while len(quotes(venue)) == seen:
-            await exchange.push_book_ticker("NKNUSDT", "0.35100000", "0.35200000")
-            await asyncio.sleep(0.05)
 
 
 # -- REST faults on submit ------------------------------------------------------------------------

@@ -175,6 +175,7 @@ async def test_requests_are_recorded_with_their_arrival_time(exchange, client):
     await client.create_order("NKN/USDT", "market", "buy", 100)
     first, second = exchange.request_times("POST", "/api/v3/order")
     assert first <= second
+    assert exchange.request_times("GET", "/api/v3/order") == []  # the method is filtered on
 
 
 # -- user data stream -------------------------------------------------------------------------

@@ -276,6 +276,9 @@ async def test_flatten_that_cannot_close_answers_409(daemon_factory, make_config
 
     assert body["ok"] is False
     assert body["positions_left"][0]["symbol"] == "BTC/USD"
+    async with http.get(daemon.url + "/metrics") as response:
+        metrics = await response.text()
+    assert 'libra_control_actions_total{action="flatten",outcome="incomplete"} 1.0' in metrics
 
 
 async def test_a_paused_strategy_is_resumed_over_http(daemon_factory, make_config, http):
