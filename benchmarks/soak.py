@@ -84,6 +84,7 @@ def main() -> None:
         assert proc.stdout is not None
         warm_rss = peak_size = 0.0
         started = first_events = 0.0
+        stopping = False
         events = 0
         summary: dict[str, object] = {}
         for line in proc.stdout:
@@ -98,12 +99,16 @@ def main() -> None:
                     warm_rss, first_events = _rss_mb(proc.pid), events
                     warm_at = time.perf_counter()
                 peak_size = max(peak_size, _size_mb(state))
-                if events >= args.events:
+                if events >= args.events and not stopping:
+                    # Once: a second SIGTERM would force the stop the figures must not show.
+                    stopping = True
                     end_rss = _rss_mb(proc.pid)
                     elapsed = time.perf_counter() - started
                     steady = (events - first_events) / (time.perf_counter() - warm_at)
                     proc.send_signal(signal.SIGTERM)
         code = proc.wait()
+        if code != 0:
+            raise SystemExit(f"the daemon exited {code}: the figures are not a clean run")
         final_size = _size_mb(state)
         print(f"events: {events} events")
         print(f"exit code: {code} code")

@@ -111,4 +111,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str))
-    return 0
+    if not counts["complete"]:
+        # No parameters were measured: a "best" of None is no result to act on.
+        return fail(f"no trial completed ({counts['failed']} failed, "
+                    f"{counts['pruned']} pruned)", EXIT_FAILURE)
+    return EXIT_OK

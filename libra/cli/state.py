@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from libra.cli._runtime import fail, load
 from libra.core.errors import ConfigError, StateStoreError
 from libra.persistence.schema import connect_read_only
 from libra.persistence.state import LoadedState, read_state
@@ -63,9 +63,7 @@ def _state_path(args: argparse.Namespace) -> Path:
         raise ConfigError("libra state: give either --config FILE or --path FILE")
     if args.path is not None:
         return Path(args.path)
-    from libra.core.config import load_config
-
-    config = load_config(Path(args.config))
+    config = load(args.config)
     if config.kernel.state_path is None:
         raise ConfigError(f"{args.config}: kernel.state_path is not set: this daemon keeps "
                           "no state file")
@@ -86,8 +84,7 @@ def cmd_state(args: argparse.Namespace) -> int:
         finally:
             conn.close()
     except (ConfigError, StateStoreError) as exc:
-        print(f"libra: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_FILE
+        return fail(str(exc), EXIT_BAD_FILE)
     data = state_data(state, args.section, venues)
     if args.json:
         print(json.dumps(data, indent=2, default=str))

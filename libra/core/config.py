@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from libra.core.errors import ConfigError
-from libra.core.redaction import SECRET_KEY, register_secrets, scrub
+from libra.core.redaction import REDACTED, SECRET_KEY, register_secrets, scrub
 
 ENV_PREFIX = "LIBRA__"
 #: Limits on a config file: far above any real one, far below what would hurt.
@@ -602,9 +602,13 @@ def _short(value: Any) -> str:
 
 
 def redact(value: Any, key: str = "") -> Any:
-    """Return plain data with secrets replaced by ``'**********'`` (for printing and logs)."""
+    """Return plain data with secrets replaced by ``'**********'`` (for printing and logs).
+
+    Every other string goes through ``scrub``: a URL with credentials (a database
+    ``storage``, a private endpoint) is no secret field, and is still not printed.
+    """
     if isinstance(value, SecretStr):
-        return "**********" if value.get_secret_value() else ""
+        return REDACTED if value.get_secret_value() else ""
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="python")
         return redact(value, key)
@@ -613,7 +617,9 @@ def redact(value: Any, key: str = "") -> Any:
     if isinstance(value, (list, tuple)):
         return [redact(v, key) for v in value]
     if key and SECRET_KEY.search(key) and isinstance(value, str) and value:
-        return "**********"
+        return REDACTED
+    if isinstance(value, str):
+        return scrub(value)
     if isinstance(value, Decimal):
         return str(value)
     return value

@@ -65,11 +65,6 @@ def register_secrets(secrets: Iterable[str]) -> None:
     _known.add(secrets)
 
 
-def known_secrets() -> tuple[str, ...]:
-    """Return the registered secret values (longest first)."""
-    return _known.values
-
-
 def forget_secrets() -> None:
     """Forget every registered secret (a test resets the process-wide registry)."""
     _known.values = ()

@@ -114,12 +114,19 @@ class KernelState:
         if store is None:
             return
         for strategy_id, strategy in self.stateful.items():
-            saved = strategy.on_save()
+            try:
+                saved = strategy.on_save()
+            except Exception as exc:  # the strategy's own code: its failure is its own
+                self._log.error("strategy.save_failed", strategy_id=strategy_id,
+                                error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+                continue
             if saved is not None:
                 store.save_strategy_state(strategy_id, saved)
         store.record_portfolio(self._engine.portfolio)
 
     async def _close(self, store: StateStore) -> None:
-        self.save()
-        self._engine.store = self.store = None
-        await store.aclose()
+        try:
+            self.save()  # a store that cannot write raises here: it still closes
+        finally:
+            self._engine.store = self.store = None
+            await store.aclose()

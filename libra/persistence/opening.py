@@ -124,7 +124,12 @@ def _prepare(conn: sqlite3.Connection, path: Path, marker: History | None, fresh
     try:
         if marker is None or fresh_start or marker.commit_seq != history.commit_seq:
             opened.create(history.commit_seq)
-        next_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM order_events").fetchone()[0]
+        # Compaction may have deleted the newest events; the snapshots still name them, and
+        # a later event numbered at or below a snapshot's would be skipped by restore.
+        next_seq = conn.execute(
+            "SELECT max((SELECT coalesce(max(seq), 0) FROM order_events),"
+            " (SELECT coalesce(max(event_seq), 0) FROM balance_snapshots),"
+            " (SELECT coalesce(max(event_seq), 0) FROM position_snapshots))").fetchone()[0]
     except BaseException:
         opened.close()
         raise

@@ -79,10 +79,6 @@ class LoadedState:
     problems: list[str] = field(default_factory=list)
     """Stored events the state machine refused on replay (each one is a mismatch)."""
 
-    def knows_fill(self, client_order_id: str, trade_id: str) -> bool:
-        """Return True if the store holds that fill."""
-        return (client_order_id, trade_id) in self.known_fills
-
     @property
     def open_orders(self) -> list[Order]:
         """The orders still open after replay."""

@@ -38,6 +38,13 @@ id = "s1"
 plugin = "{plugin}"
 symbols = ["BTC/USD"]
 """
+OPTIMIZE = """
+[optimize]
+strategy = "s1"
+method = "grid"
+workers = 1
+space.period = { low = 1, high = 2 }
+"""
 
 
 @pytest.mark.parametrize("fmt", ["console", "json"])
@@ -133,22 +140,32 @@ def test_a_missing_optional_dependency_is_named_with_its_install_command(tmp_pat
     assert "unavailable: needs freqtrade: pip install 'libra-trader[freqtrade]'" in listed.stdout
 
 
-def test_a_backtest_whose_strategy_failed_exits_1_and_says_why(tmp_path: Path) -> None:
+def backtest_config(tmp_path: Path, plugin: str, extra: str = "") -> Path:
+    """Write ``BARS`` and a backtest config of one ``plugin`` strategy on them."""
     data = tmp_path / "bars.csv"
     data.write_text(BARS)
     config = tmp_path / "bt.toml"
-    config.write_text(BACKTEST.format(data=data, plugin="libra_test_plugins:Raising"))
+    config.write_text(BACKTEST.format(data=data, plugin=plugin) + extra)
+    return config
+
+
+def test_a_backtest_whose_strategy_failed_exits_1_and_says_why(tmp_path: Path) -> None:
+    config = backtest_config(tmp_path, "libra_test_plugins:Raising")
     result = libra("backtest", "--config", str(config), "--log-level", "error")
     assert result.returncode == 1
     assert "strategy 's1' ended FAILED" in result.stderr
-    assert "Traceback" not in result.stdout
+    assert "Sharpe" in result.stdout  # the table is still printed, below the reason
+
+
+def test_an_optimization_without_a_completed_trial_exits_1(tmp_path: Path) -> None:
+    config = backtest_config(tmp_path, "libra_test_plugins:Raising", OPTIMIZE)
+    result = libra("optimize", "--config", str(config))
+    assert result.returncode == 1
+    assert "no trial completed (2 failed" in result.stderr
 
 
 def test_a_backtest_window_without_data_exits_2(tmp_path: Path) -> None:
-    data = tmp_path / "bars.csv"
-    data.write_text(BARS)
-    config = tmp_path / "bt.toml"
-    config.write_text(BACKTEST.format(data=data, plugin="sma_cross"))
+    config = backtest_config(tmp_path, "sma_cross")
     result = libra("backtest", "--config", str(config), "--from", "2023-01-01")
     assert result.returncode == 2
     assert "no market data in the backtest window" in result.stderr

@@ -196,3 +196,13 @@ def test_unknown_gateway_reference(tmp_path):
     text = GOOD.replace('symbols = ["BTC/USDT"]', 'gateway = "binance"\nsymbols = ["BTC/USDT"]')
     with pytest.raises(ConfigError, match="names gateway 'binance', which is not configured"):
         load_config(write(tmp_path, text))
+
+
+def test_config_check_prints_no_credentials_inside_a_url(tmp_path, capsys):
+    path = tmp_path / "libra.toml"
+    path.write_text(GOOD + '\n[optimize]\nstrategy = "s1"\n'
+                    'storage = "postgresql://trader:hunter2pw@db.internal/optuna"\n')
+    assert main(["config", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2pw" not in out
+    assert "db.internal" in out  # the rest of the URL is still shown
