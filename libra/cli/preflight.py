@@ -57,7 +57,7 @@ def preflight(config: KernelConfig, *, http: bool, state: bool) -> None:
     for index, cfg in enumerate(config.gateways):
         options = getattr(gateways.get(cfg.id), "options", None)
         if cfg.enabled and isinstance(options, PaperGatewayConfig):
-            provided[cfg.id] = _check_replay_data(options.data, index, where)
+            provided[cfg.id] = _check_replay_data(options, index, where)
     _check_symbols(config, provided, where)
     if state:
         _check_state_path(config.kernel.state_path, where)
@@ -164,25 +164,28 @@ def _replay_fields(index: int, data: PaperDataConfig) -> Iterator[tuple[str, Rep
             yield f"{base}.files[{position - offset}].path", spec
 
 
-def _check_replay_data(data: PaperDataConfig, index: int, where: str) -> set[str] | None:
+def _check_replay_data(options: PaperGatewayConfig, index: int, where: str) -> set[str] | None:
     """Load each replay file as the venue will; return the symbols they provide.
 
-    ``None``: a file takes the symbols the strategies subscribe (any symbol will do).
+    ``None``: the venue replays nothing (any subscribed symbol may come from elsewhere).
     """
+    data = options.data
     if data.source != "replay":
         return None
-    symbols: set[str] | None = set()
+    symbols: set[str] = set()
     for field, spec in _replay_fields(index, data):
-        symbol = spec.symbol or data.symbol
-        events = _load_replay_file(spec, symbol or "?", field, where)
+        # The symbol the venue gives a file's events (PaperGateway.connect).
+        symbol = spec.symbol or options.default_replay_symbol()
+        if symbol is None:
+            raise ConfigError(
+                f"{where}field gateways[{index}].data.symbol: required, since {spec.path} "
+                "names no symbol of its own", field=f"gateways[{index}].data.symbol")
+        events = _load_replay_file(spec, symbol, field, where)
         if not events:
             rejected = f", {events.skipped:,} rows rejected" if events.skipped else ""
             raise ConfigError(f"{where}field {field}: {spec.path} has no usable rows{rejected}",
                               field=field)
-        if symbol is None:
-            symbols = None
-        elif symbols is not None:
-            symbols.add(symbol)
+        symbols.add(symbol)
     return symbols
 
 
@@ -216,7 +219,7 @@ def _check_symbols(config: KernelConfig, provided: dict[str, set[str] | None],
         gateway = _gateway_of(strategy, enabled)
         symbols = provided.get(gateway) if gateway is not None else None
         if symbols is None:
-            continue  # the venue is live, or its files take any subscribed symbol
+            continue  # the venue is live: its symbols are known once it connects
         for symbol in strategy.symbols:
             if symbol not in symbols:
                 raise ConfigError(

@@ -84,3 +84,8 @@ class PaperGatewayConfig(LibraModel):
     allow_short: bool = False
     check_balances: bool = True
     instruments: dict[str, InstrumentOverride] = Field(default_factory=dict)
+
+    def default_replay_symbol(self) -> str | None:
+        """Return the symbol of a replay file that names none: ``data.symbol``, else the
+        first configured instrument."""
+        return self.data.symbol or next(iter(self.instruments), None)

@@ -103,8 +103,8 @@ class PaperGateway(GatewayPlugin):
         """Load the replay data (if any); the paper venue itself needs no connection."""
         data = self.options.data
         if data.source == "replay":
-            default_symbol = data.symbol or next(iter(self.options.instruments), None)
-            self.replay_events = load_replay_events(data.replay_files(), default_symbol, self.id)
+            self.replay_events = load_replay_events(
+                data.replay_files(), self.options.default_replay_symbol(), self.id)
             for symbol in dict.fromkeys(event.symbol for event in self.replay_events):
                 self.instrument(symbol)
             if self.replay_events:

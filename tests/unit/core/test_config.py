@@ -206,3 +206,34 @@ def test_config_check_prints_no_credentials_inside_a_url(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "hunter2pw" not in out
     assert "db.internal" in out  # the rest of the URL is still shown
+
+
+NO_SYMBOL = """
+[[gateways]]
+id = "paper"
+plugin = "paper"
+starting_balances = { USD = "1000" }
+data = { source = "replay", path = "bundled:BTC_USD-1m" }
+{instruments}
+
+[[strategies]]
+id = "s1"
+plugin = "sma_cross"
+symbols = ["BTC/USD"]
+"""
+
+
+def test_config_check_refuses_a_replay_whose_events_get_no_symbol(tmp_path, capsys):
+    path = tmp_path / "libra.toml"
+    path.write_text(NO_SYMBOL.replace("{instruments}", ""))
+    assert main(["config", "check", str(path)]) == 2
+    assert "field gateways[0].data.symbol" in capsys.readouterr().err
+
+
+def test_config_check_reads_a_replay_symbol_from_the_instruments_as_the_venue_does(
+        tmp_path, capsys):
+    path = tmp_path / "libra.toml"
+    path.write_text(NO_SYMBOL.replace(
+        "{instruments}", 'instruments = { "ETH/USD" = { tick_size = "0.01" } }'))
+    assert main(["config", "check", str(path)]) == 2
+    assert "'BTC/USD' is not in the data of gateway 'paper'" in capsys.readouterr().err
