@@ -1,4 +1,8 @@
-"""The Docker image's ENTRYPOINT/CMD and HEALTHCHECK commands, run directly (no Docker engine)."""
+"""The Docker image's ENTRYPOINT/CMD and HEALTHCHECK commands, run directly (no Docker engine).
+
+These are the runtime stage's commands (the last of each in the Dockerfile). The image itself
+is built and run in a container by scripts/container-test.sh, which CI runs after the tests.
+"""
 
 from __future__ import annotations
 
