@@ -1,7 +1,15 @@
 """Backtest throughput: the whole kernel in simulated time.
 
-Run: python benchmarks/backtest.py [--bars N]
+Run: python benchmarks/backtest.py [--bars N] [--symbols N]
 Prints one figure per line as ``label: value unit``.
+
+``--symbols N`` measures one backtest of N symbols instead: 200,000 1m bars each
+(``--symbol-bars``), synthesised from the real FTX BTC-PERP 1m returns (each symbol a
+seeded resampling of them, prices on a 0.01 grid), written to Parquet files in a
+temporary folder (row groups of 10,000 rows) and read back batch by batch while they are
+played (``libra.data.BarStream``), by one strategy subscribed to every symbol. It prints
+bars/s over the wall time and over the process's CPU time (the machine is shared), and
+the process's peak RSS.
 
 The bars are generated once (a seeded random walk, like a data file read into memory) and
 each strategy then runs complete backtests over them: plugin discovery, building and
@@ -93,12 +101,80 @@ def run(label: str, load: Callable[[], list[Any]], symbol: str, plugin: str,
           f"(min {min(walls):,.2f}, max {max(walls):,.2f}; {len(bars):,} bars, {fills:,} fills)")
 
 
+def write_symbols(folder: Path, symbols: int, bars: int) -> list[tuple[Path, str]]:
+    """Write ``symbols`` Parquet files of ``bars`` 1m bars resampled from real returns."""
+    import numpy as np
+    import pandas as pd
+
+    real = pd.read_csv(SHARED / "nautilus_trader" / "ohlcv" /
+                       "ftx_btc-perp-20211231-20220201_1m.csv")
+    close, opened = real["close"].to_numpy(), real["open"].to_numpy()
+    returns = np.log(close[1:] / close[:-1])
+    high_ratio, low_ratio = real["high"].to_numpy()[1:] / close[1:], \
+        real["low"].to_numpy()[1:] / close[1:]
+    gap = opened[1:] / close[:-1]
+    volume = real["volume"].to_numpy()[1:]
+    dates = pd.date_range("2022-01-01", periods=bars, freq="1min", tz="UTC")
+    rng = np.random.default_rng(7)
+    files = []
+    for number in range(symbols):
+        pick = rng.integers(0, returns.size, bars)
+        closes = 100.0 * np.exp(np.cumsum(returns[pick]))
+        opens = np.concatenate(([100.0], closes[:-1])) * gap[pick]
+        o, c = np.round(opens, 2), np.round(closes, 2)
+        h = np.maximum.reduce([np.round(closes * high_ratio[pick], 2), o, c])
+        lo = np.minimum.reduce([np.round(closes * low_ratio[pick], 2), o, c])
+        path = folder / f"S{number:03d}_USD-1m.parquet"
+        pd.DataFrame({"date": dates, "open": o, "high": h, "low": lo, "close": c,
+                      "volume": np.round(volume[pick] / 1000)}).to_parquet(
+            path, index=False, row_group_size=10_000)
+        files.append((path, f"S{number:03d}/USD"))
+    return files
+
+
+def run_symbols(symbols: int, bars: int) -> None:
+    import resource
+    import tempfile
+
+    from libra.data.bar_stream import BarStream
+
+    with tempfile.TemporaryDirectory(prefix="libra-bench-") as folder:
+        started = time.perf_counter()
+        files = write_symbols(Path(folder), symbols, bars)
+        print(f"backtest {symbols} symbols parquet written: "
+              f"{time.perf_counter() - started:,.1f} s")
+        names = [symbol for _, symbol in files]
+        cfg = config(names[0], "sma_cross", {})
+        cfg = cfg.model_copy(update={"strategies": [
+            cfg.strategies[0].model_copy(update={"symbols": names})]})
+        stream = BarStream(files, timeframe="1m", venue="sim", batch_rows=4_000)
+        wall, cpu = time.perf_counter(), time.process_time()
+        engine = BacktestEngine(cfg, strategy_instances={"s": CountOnly()})
+        result = asyncio.run(engine.run(stream))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    label = f"backtest {symbols} symbols x {bars:,} 1m bars from parquet count-only"
+    print(f"{label}: {result.events / wall:,.0f} bars/s")
+    print(f"{label} per CPU second: {result.events / cpu:,.0f} bars/s")
+    print(f"{label} wall time: {wall:,.2f} s ({result.events:,} bars, "
+          f"{len(result.result.per_symbol)} symbols traded)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"backtest {symbols} symbols peak RSS: {peak:,.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--symbols", type=int, default=0,
+                        help="measure one backtest of this many symbols read from Parquet")
+    parser.add_argument("--symbol-bars", type=int, default=200_000,
+                        help="bars per symbol with --symbols (default: 200,000)")
     args = parser.parse_args()
     configure_logging(level="warning", fmt="json", stream=open(os.devnull, "w"))  # noqa: SIM115
+    if args.symbols:
+        run_symbols(args.symbols, args.symbol_bars)
+        print(f"backtest whole process wall time: {time.perf_counter() - _STARTED:,.2f} s")
+        return
     n, repeat = args.bars, args.repeat
 
     started = time.perf_counter()

@@ -5,9 +5,10 @@ only one configured) over ``optimize.space``. Every trial is a complete, determi
 backtest in a fresh kernel, run in worker processes (``workers``) or on Ray
 (``executor = "ray"``). Methods:
 
-* ``grid``: every combination of the space (the cartesian product, in key order);
-  ``trials`` caps how many are run, and the study notes when it did. Pure Python: no
-  Optuna needed unless ``storage`` is set.
+* ``grid``: every combination of the space; ``trials`` caps how many are run, and the
+  study notes when it did. Without ``storage``, the cartesian product in key order in
+  plain Python (no Optuna needed); with it, Optuna's ``GridSampler(seed)``, which hands
+  out the points in a seeded random order and skips those a resumed study holds.
 * ``tpe`` / ``random``: Optuna's ``TPESampler(seed)`` / ``RandomSampler(seed)``, driven
   through ask/tell: ask one batch (``workers`` trials), run it, tell the results in
   trial order, so a seed gives the same study however the workers interleave.
@@ -26,6 +27,7 @@ import itertools
 import json
 import math
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -321,7 +323,11 @@ class _GridSearch:
 
 
 class _OptunaSearch:
-    """An Optuna study (in memory or in storage) driven by ask/tell."""
+    """An Optuna study (in memory or in storage) driven by ask/tell.
+
+    A grid is Optuna's ``GridSampler``: it hands out each point once, skipping the points a
+    resumed study (or a trial still running) already holds.
+    """
 
     def __init__(self, study: Any, space: Sequence[Dimension],
                  points: list[dict[str, Any]] | None) -> None:
@@ -331,25 +337,22 @@ class _OptunaSearch:
         self._grid = points is not None
         if points is not None:
             tried = {_key(t.params) for t in self.previous}
-            points = [p for p in points if _key(p) not in tried]
+            self.remaining: int | None = sum(1 for p in points if _key(p) not in tried)
             self.distributions = {
                 d.name: _categorical(d.grid_values()) for d in space}
         else:
+            self.remaining = None
             self.distributions = {d.name: d.distribution() for d in space}
-        self._points = points
-        self.remaining = len(points) if points is not None else None
 
     def ask(self, count: int) -> list[_Asked]:
         asked = []
-        for _ in range(count):
-            if self._points is not None:
-                if not self._points:
-                    break
-                self.study.enqueue_trial(self._points.pop(0))
+        for _ in range(count if self.remaining is None else min(count, self.remaining)):
             trial = self.study.ask(self.distributions)
             params = dict(trial.params) if self._grid else {
                 d.name: d.from_sample(trial.params[d.name]) for d in self.space}
             asked.append(_Asked(trial.number, params, trial))
+        if self.remaining is not None:
+            self.remaining -= len(asked)
         return asked
 
     def tell(self, asked: _Asked, trial: TrialResult) -> None:
@@ -404,12 +407,31 @@ def _open_search(config: KernelConfig, strategy_id: str, space: Sequence[Dimensi
     needed_by = "optimize.storage" if section.method == "grid" else f"method {section.method!r}"
     optuna = import_optuna(needed_by)
     samplers = optuna.samplers
-    sampler = (samplers.TPESampler(seed=section.seed) if section.method == "tpe"
-               else samplers.RandomSampler(seed=section.seed))
+    if section.method == "grid":
+        sampler = _grid_sampler(samplers.GridSampler,
+                                {d.name: d.grid_values() for d in space}, section.seed)
+    elif section.method == "tpe":
+        sampler = samplers.TPESampler(seed=section.seed)
+    else:
+        sampler = samplers.RandomSampler(seed=section.seed)
     study = optuna.create_study(
         storage=section.storage, study_name=study_name(config, strategy_id),
         sampler=sampler, direction=section.direction, load_if_exists=True)
     return _OptunaSearch(study, space, points)
+
+
+def _grid_sampler(base: Any, grid: dict[str, list[Any]], seed: int) -> Any:
+    """Return Optuna's ``GridSampler`` without its stop at the end of the grid.
+
+    It calls ``study.stop()`` after the last point, which only works inside
+    ``study.optimize``; driven by ask/tell, the study never asks past the grid's end.
+    """
+
+    class Grid(base):  # type: ignore[misc]
+        def after_trial(self, *args: Any) -> None:
+            return None
+
+    return Grid(grid, seed=seed)
 
 
 def study_name(config: KernelConfig, strategy_id: str) -> str:
@@ -435,12 +457,14 @@ def target_strategy(config: KernelConfig) -> str:
 # -- the search loop ----------------------------------------------------------------------
 
 
-async def optimize(config: KernelConfig, *, progress: bool | None = None) -> Study:
+async def optimize(config: KernelConfig, *, progress: bool | None = None,
+                   progress_every: int = 10) -> Study:
     """Search the strategy's params with backtests; return every trial and the best.
 
     Args:
         config: a kernel config with an ``optimize`` section and data to backtest on.
-        progress: draw a progress bar on stderr (default: when stderr is a terminal).
+        progress: draw a progress bar on stderr (default: when stderr is a terminal);
+            otherwise a line every ``progress_every`` trials (0: none).
 
     Raises:
         ConfigError: the space, objective or strategy is invalid.
@@ -462,7 +486,8 @@ async def optimize(config: KernelConfig, *, progress: bool | None = None) -> Stu
         study.notes.append(f"grid of {search.remaining} points capped at trials = "
                            f"{section.trials}; raise trials to run them all")
         _log.warning("optimize.grid_capped", points=search.remaining, trials=section.trials)
-    bar = Progress(planned, section.objective, enabled=progress)
+    bar = Progress(planned, section.objective, enabled=progress, every=progress_every,
+                   direction=section.direction)
     executor = make_executor(section.executor, section.workers)
     # A sampler learns from each batch, so it asks one trial per worker; a grid needs no
     # feedback and takes bigger batches, so fewer workers idle at batch ends.
@@ -489,7 +514,7 @@ async def _run(search: _Search, study: Study, executor: TrialExecutor, bar: Prog
         payloads = [{"config": base, "strategy": strategy, "params": a.params,
                      "number": a.number} for a in sorted(fresh.values(), key=_number_of)]
         outcomes = await executor.map(
-            payloads, on_done=lambda _outcome: bar.advance(study.best_value))
+            payloads, on_done=lambda outcome: bar.advance(_value_of(outcome, study.objective)))
         bar.advance(study.best_value, len(asked) - len(payloads))
         by_key = {_key(o["params"]): o for o in outcomes}
         for item in asked:
@@ -500,6 +525,11 @@ async def _run(search: _Search, study: Study, executor: TrialExecutor, bar: Prog
             study.trials.append(trial)
             known.setdefault(key, trial)
         done += len(asked)
+
+
+def _value_of(outcome: TrialOutcome, objective: str) -> float | None:
+    return None if outcome.get("error") else objective_value(outcome.get("metrics") or {},
+                                                             objective)
 
 
 def _number_of(asked: _Asked) -> int:
@@ -523,31 +553,51 @@ def _trial(asked: _Asked, outcome: TrialOutcome, objective: str) -> TrialResult:
 
 
 class Progress:
-    """A one-line progress bar on stderr: done/total and the best value so far."""
+    """Progress on stderr: a redrawn bar on a terminal, else a plain line every ``every``
+    trials (and one at the end), which a service log or a CI job keeps."""
 
     def __init__(self, total: int, objective: str, *, enabled: bool | None = None,
-                 stream: IO[str] | None = None, width: int = 30) -> None:
+                 stream: IO[str] | None = None, width: int = 30, every: int = 10,
+                 direction: Literal["maximize", "minimize"] = "maximize") -> None:
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.bar = self.stream.isatty() if enabled is None else enabled
+        self.every = every
         self.total = total
         self.objective = objective
         self.width = width
         self.done = 0
+        self.best: float | None = None
+        self._sign = 1.0 if direction == "maximize" else -1.0
+        self._started = time.monotonic()
+        self._logged = 0
 
-    def advance(self, best: float | None, count: int = 1) -> None:
-        """Count finished trials and redraw."""
+    def advance(self, value: float | None, count: int = 1) -> None:
+        """Count finished trials, one of which scored ``value``; redraw (or log every
+        ``every`` trials) with the best value so far."""
         self.done += count
-        if not self.enabled or not count:
+        if value is not None and (self.best is None or
+                                  self._sign * value > self._sign * self.best):
+            self.best = value
+        if not count:
             return
-        filled = self.width * self.done // max(self.total, 1)
+        best = self.best
         best_text = "-" if best is None else f"{best:.4g}"
-        self.stream.write(f"\roptimize [{'#' * filled}{'.' * (self.width - filled)}] "
-                          f"{self.done}/{self.total} best {self.objective}={best_text}")
-        self.stream.flush()
+        if self.bar:
+            filled = self.width * self.done // max(self.total, 1)
+            self.stream.write(f"\roptimize [{'#' * filled}{'.' * (self.width - filled)}] "
+                              f"{self.done}/{self.total} best {self.objective}={best_text}")
+            self.stream.flush()
+        elif self.every > 0 and (self.done // self.every > self._logged // self.every
+                                 or self.done >= self.total):
+            self._logged = self.done
+            elapsed = time.monotonic() - self._started
+            self.stream.write(f"optimize: {self.done}/{self.total} trials, best "
+                              f"{self.objective}={best_text}, {elapsed:.1f} s\n")
+            self.stream.flush()
 
     def close(self) -> None:
         """End the bar's line."""
-        if self.enabled and self.done:
+        if self.bar and self.done:
             self.stream.write("\n")
             self.stream.flush()
 

@@ -1,70 +1,103 @@
-"""Present a `BacktestResult`: a terminal table, a JSON file and one self-contained HTML page.
+"""Present a backtest: a terminal table, a JSON file and one self-contained HTML page.
 
-The HTML page needs nothing from the network: styles are inline, the charts are inline SVG
-polylines and there is no script. Long curves are downsampled for drawing with a min/max per
-bucket, so a short, deep drawdown stays visible however many points the run produced. The JSON
-file keeps every point.
+The HTML page needs nothing from the network. At the top it says what ran: strategy,
+parameters, fees, venue settings and data window. Then the headline metrics beside
+buy-and-hold, a price chart per symbol with entry and exit markers, equity against
+buy-and-hold, drawdown, breakdowns per symbol, exit reason and month, and every trade.
+Charts are interactive with the ``report`` extra (plotly.js is inlined, see
+``report_charts``); without it they are static SVG and the page says how to get the
+interactive ones. Tables fit a 1,400 px window: long tags are cut with an ellipsis and
+shown whole on hover.
 
-Stable hooks for tools and tests: ``svg#equity-chart`` and ``svg#drawdown-chart`` each hold one
-``polyline`` (classes ``equity-line`` and ``drawdown-line``); ``table#metrics`` has one
-``tr[data-key]`` per metric; ``table#trades`` has one ``tbody tr`` per trade.
+Sharpe and Sortino come from daily returns annualised with 365 days (see ``stats``), so
+they compare with freqtrade's figures; the JSON file keeps every equity point.
+
+Stable hooks for tools and tests: ``table#metrics`` has one ``tr[data-key]`` per metric;
+``table#trades`` has one ``tbody tr`` per trade; ``table#by-symbol``, ``#by-exit-reason``
+and ``#by-month`` one ``tbody tr`` per group; ``#equity-chart``, ``#drawdown-chart`` and
+``#price-chart-<n>`` (one per symbol, ``data-symbol``) are the charts.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Context, Decimal
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from libra.backtest.stats import (
-    NS_PER_SECOND,
-    BacktestResult,
-    TradeRecord,
-    curve_arrays,
-    drawdown_depths,
-    format_duration,
+from libra.backtest.report_charts import (
+    MAX_CHART_POINTS,
+    PLOTLY_BOOT,
+    Line,
+    downsample_minmax,
+    drawdowns,
+    markers,
+    plotly_chart,
+    plotly_js,
+    svg_chart,
 )
+from libra.backtest.report_data import (
+    BreakdownRow,
+    PriceSeries,
+    ReportContext,
+    breakdown,
+    buy_and_hold_curve,
+    context_from_config,
+    format_money,
+    format_price,
+    format_ts,
+    symbols_traded,
+)
+from libra.backtest.stats import BacktestResult, TradeRecord, curve_arrays, format_duration
+from libra.core.files import write_text_atomic
 
-MAX_CHART_POINTS = 2_000
+__all__ = [
+    "MAX_CHART_POINTS", "ReportContext", "downsample_minmax", "drawdown_series",
+    "render_html", "render_table", "write_html", "write_json", "write_run_report",
+]
 
-_CHART_WIDTH = 1_000
-_CHART_HEIGHT = 260
-_MARGIN_LEFT = 80
-_MARGIN_RIGHT = 12
-_MARGIN_TOP = 12
-_MARGIN_BOTTOM = 28
-_GRID_LINES = 4
-_WIDE_CONTEXT = Context(prec=80)
+Charts = Literal["auto", "plotly", "svg"]
+REPORT_EXTRA = "pip install 'libra-trader[report]'"
 
 _STYLE = """
 :root { color-scheme: light; }
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px auto;
-  max-width: 1100px; padding: 0 16px; color: #1d2433; background: #fff; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 20px auto;
+  max-width: 1320px; padding: 0 16px; color: #1d2433; background: #fff; }
 h1 { font-size: 1.5rem; margin-bottom: 4px; }
 h2 { font-size: 1.1rem; margin: 24px 0 8px; }
 .period { color: #5b6478; margin-top: 0; }
+.notice { background: #fff6e0; border: 1px solid #f0d58c; padding: 6px 10px; border-radius: 4px; }
+.facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr));
+  gap: 4px 24px; margin: 8px 0; }
+.facts table { width: 100%; }
+.columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(600px, 1fr));
+  gap: 16px 24px; }
+.columns table { width: 100%; }
 svg.chart { width: 100%; height: auto; display: block; background: #fafbfc;
   border: 1px solid #e3e6ec; border-radius: 4px; }
 svg .grid { stroke: #e3e6ec; stroke-width: 1; }
 svg .axis-label { font-size: 11px; fill: #5b6478; }
 svg .equity-line { fill: none; stroke: #2f6fde; stroke-width: 1.5; }
+svg .price-line { fill: none; stroke: #39424e; stroke-width: 1.2; }
 svg .drawdown-line { fill: none; stroke: #c8362e; stroke-width: 1.2; }
 svg .drawdown-area { fill: #c8362e; fill-opacity: 0.15; stroke: none; }
+svg .entry-marker { fill: #1e7d3a; }
+svg .exit-marker { fill: #c8362e; }
 svg .empty { font-size: 14px; fill: #5b6478; }
-table { border-collapse: collapse; font-size: 0.9rem; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #e3e6ec; text-align: left; }
+.plotly-chart { border: 1px solid #e3e6ec; border-radius: 4px; margin-bottom: 8px; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 0.85rem; }
+th, td { padding: 3px 8px; border-bottom: 1px solid #e3e6ec; text-align: left; }
 td { white-space: nowrap; }
-td.number { text-align: right; font-variant-numeric: tabular-nums; }
-#metrics th { font-weight: 500; color: #5b6478; }
+td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
+td.tag { max-width: 130px; overflow: hidden; text-overflow: ellipsis; }
+th { font-weight: 500; color: #5b6478; }
 #trades { width: 100%; }
 #trades thead th { position: sticky; top: 0; background: #f2f4f7; }
 tr.win td.pnl { color: #1e7d3a; }
@@ -80,9 +113,9 @@ class _MetricRow:
     value: str
 
 
-def render_table(result: BacktestResult) -> str:
-    """Render the metrics as an aligned plain-text table."""
-    rows = _metric_rows(result)
+def render_table(result: BacktestResult, currency: str | None = None) -> str:
+    """Render the metrics as an aligned plain-text table (money in ``currency``)."""
+    rows = _metric_rows(result, currency)
     label_width = max(len("Metric"), *(len(row.label) for row in rows))
     value_width = max(len("Value"), *(len(row.value) for row in rows))
     lines = [
@@ -115,7 +148,19 @@ def write_json(
     # escaping.
     points = ",\n    ".join(f'[{int(ts_ns)}, "{value}"]' for ts_ns, value in equity)
     equity_json = f"[\n    {points}\n  ]" if points else "[]"
-    return _write_text(path, f'{head[:-2]},\n  "equity": {equity_json}\n}}\n')
+    return write_text_atomic(path, f'{head[:-2]},\n  "equity": {equity_json}\n}}\n')
+
+
+def write_run_report(run: Any, config: Any, path: str | os.PathLike[str], *,
+                     title: str | None = None, charts: Charts = "auto") -> Path:
+    """Write the HTML report of a ``BacktestRun`` of ``config``; return its path."""
+    window = (run.result.start_ns, run.result.end_ns)
+    context = context_from_config(config, run.kernel, window)
+    for symbol in symbols_traded(run.trades, run.fills):
+        context.prices.setdefault(symbol, _prices_from_trades(run.trades, symbol))
+    return write_html(run.result, run.trades, run.equity, path,
+                      title=title or f"LIBRA backtest {config.name}", context=context,
+                      charts=charts)
 
 
 def write_html(
@@ -125,9 +170,12 @@ def write_html(
     path: str | os.PathLike[str],
     *,
     title: str = "LIBRA backtest",
+    context: ReportContext | None = None,
+    charts: Charts = "auto",
 ) -> Path:
     """Write a self-contained HTML report (charts, metrics, trades); return its path."""
-    return _write_text(path, render_html(result, trades, equity, title=title))
+    page = render_html(result, trades, equity, title=title, context=context, charts=charts)
+    return write_text_atomic(path, page)
 
 
 def render_html(
@@ -136,255 +184,264 @@ def render_html(
     equity: Sequence[tuple[int, Decimal]] | Sequence[tuple[int, float]],
     *,
     title: str = "LIBRA backtest",
+    context: ReportContext | None = None,
+    charts: Charts = "auto",
 ) -> str:
-    """Render the HTML report as a string."""
-    stamps, values = curve_arrays(equity)
-    esc_title = html.escape(title)
-    period = html.escape(_period_text(result))
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            '<meta name="generator" content="LIBRA">',
-            f"<title>{esc_title}</title>",
-            f"<style>{_STYLE}</style>",
-            "</head>",
-            "<body>",
-            f'<header><h1>{esc_title}</h1><p class="period">{period}</p></header>',
-            "<section><h2>Equity</h2>",
-            _render_chart("equity-chart", "equity-line", "Equity curve", stamps, values,
-                          percent=False),
-            "</section>",
-            "<section><h2>Drawdown</h2>",
-            _render_chart(
-                "drawdown-chart",
-                "drawdown-line",
-                "Drawdown from the running peak",
-                stamps,
-                _drawdowns(values),
-                percent=True,
-                area_class="drawdown-area",
-            ),
-            "</section>",
-            "<section><h2>Metrics</h2>",
-            _render_metrics(result),
-            "</section>",
-            f"<section><h2>Trades ({len(trades)})</h2>",
-            _render_trades(trades),
-            "</section>",
-            "<footer>Generated by LIBRA.</footer>",
-            "</body>",
-            "</html>",
-            "",
-        ]
-    )
+    """Render the HTML report as a string.
 
-
-def downsample_minmax(
-    points: Sequence[tuple[int, float]], max_points: int = MAX_CHART_POINTS
-) -> list[tuple[int, float]]:
-    """Reduce points to at most ``max_points``, keeping each bucket's min and max in time order.
-
-    The first and last points are always kept.
+    ``charts``: ``plotly`` (interactive; needs the ``report`` extra), ``svg`` (static,
+    no script), or ``auto``: plotly when it is installed.
 
     Raises:
-        ValueError: if ``max_points`` is below 4.
+        ImportError: ``charts="plotly"`` without plotly installed.
     """
-    values = np.fromiter((v for _, v in points), dtype=np.float64, count=len(points))
-    return [points[i] for i in _minmax_indices(values, max_points)]
+    context = context or ReportContext()
+    script = plotly_js() if charts != "svg" else None
+    if charts == "plotly" and script is None:
+        raise ImportError(f"interactive report charts need plotly; install it with "
+                          f"{REPORT_EXTRA}")
+    page = _Page(result, trades, equity, context, interactive=script is not None)
+    esc_title = html.escape(title)
+    scripts = ([f"<script>{script}</script>", f"<script>{PLOTLY_BOOT}</script>"]
+               if script is not None else [])
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="LIBRA">',
+        f"<title>{esc_title}</title>",
+        f"<style>{_STYLE}</style>",
+        "</head>",
+        "<body>",
+        f'<header><h1>{esc_title}</h1><p class="period">{html.escape(_period_text(result))}'
+        "</p></header>",
+        *page.sections(),
+        "<footer>Generated by LIBRA. Sharpe and Sortino: daily returns, 365 days a year."
+        "</footer>",
+        *scripts,
+        "</body>",
+        "</html>",
+        "",
+    ])
 
 
 def drawdown_series(curve: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
     """Return ``(ts_ns, drawdown)`` with drawdown as a fraction at or below zero (-0.1 = -10%)."""
     stamps, values = curve_arrays(curve)
-    return list(zip(stamps.tolist(), _drawdowns(values).tolist(), strict=True))
+    return list(zip(stamps.tolist(), drawdowns(values).tolist(), strict=True))
 
 
-def _minmax_indices(values: np.ndarray, max_points: int) -> list[int]:
-    """Return the indices ``downsample_minmax`` keeps: first, each bucket's lowest and highest
-    (the earliest of equal ones) in order, last."""
-    if max_points < 4:
-        raise ValueError(f"invalid max_points, was {max_points} (expected at least 4)")
-    count = len(values)
-    if count <= max_points:
-        return list(range(count))
-    inner = count - 2
-    buckets = (max_points - 2) // 2
-    kept = [0]
-    for bucket in range(buckets):
-        start = 1 + bucket * inner // buckets
-        end = 1 + (bucket + 1) * inner // buckets
-        if start == end:
-            continue
-        chunk = values[start:end]
-        kept.extend(start + i for i in sorted({int(chunk.argmin()), int(chunk.argmax())}))
-    kept.append(count - 1)
-    return kept
+class _Page:
+    """The sections of one report page."""
+
+    def __init__(self, result: BacktestResult, trades: Sequence[TradeRecord],
+                 equity: Sequence[tuple[int, Any]], context: ReportContext, *,
+                 interactive: bool) -> None:
+        self.result, self.trades, self.context = result, trades, context
+        self.stamps, self.values = curve_arrays(equity)
+        self.interactive = interactive
+        self.currency = context.currency
+
+    def sections(self) -> list[str]:
+        parts = [self._facts()]
+        if not self.interactive:
+            parts.append(f'<p class="notice">Static charts. For zoom and hover, install '
+                         f"plotly ({html.escape(REPORT_EXTRA)}) and write the report again."
+                         "</p>")
+        parts += [
+            "<section><h2>Summary</h2>", self._metrics(), "</section>",
+            "<section><h2>Prices, entries and exits</h2>", *self._price_charts(), "</section>",
+            "<section><h2>Equity</h2>", self._equity_chart(), "</section>",
+            "<section><h2>Drawdown</h2>", self._drawdown_chart(), "</section>",
+            '<section><h2>Breakdowns</h2><div class="columns">',
+            self._breakdown("by-symbol", "Per symbol", "symbol", "Symbol"),
+            self._breakdown("by-exit-reason", "Per exit reason", "exit_tag", "Exit reason"),
+            self._breakdown("by-month", "Per month (exit time, UTC)", "month", "Month"),
+            "</div></section>",
+            f"<section><h2>Trades ({len(self.trades)})</h2>", self._trade_table(), "</section>",
+        ]
+        return parts
+
+    def _facts(self) -> str:
+        context = self.context
+        run = [("strategy", context.strategy)] if context.strategy else []
+        run += [(key, _param_text(value)) for key, value in context.params.items()]
+        tables = [_fact_table("run-facts", "Strategy and parameters", run),
+                  _fact_table("venue-facts", "Venue", context.venue),
+                  _fact_table("data-facts", "Data", context.data)]
+        shown = [table for table in tables if table]
+        return f'<section class="facts">{"".join(shown)}</section>' if shown else ""
+
+    def _metrics(self) -> str:
+        rows = _metric_rows(self.result, self.currency)
+        holds = {s: p.buy_and_hold for s, p in self.context.prices.items()}
+        rows += [_MetricRow(f"buy_and_hold.{s}", f"Buy and hold {s}", _percent(r))
+                 for s, r in holds.items()]
+        body = "".join(
+            f'<tr data-key="{html.escape(row.key)}"><th>{html.escape(row.label)}</th>'
+            f'<td class="number">{html.escape(row.value)}</td></tr>' for row in rows)
+        return f'<table id="metrics"><tbody>{body}</tbody></table>'
+
+    def _price_charts(self) -> list[str]:
+        symbols = list(self.context.prices) or symbols_traded(self.trades)
+        if not symbols:
+            return ['<p class="empty">No prices: the run had no market data.</p>']
+        out = []
+        for number, symbol in enumerate(symbols):
+            series = self.context.prices.get(symbol) or _prices_from_trades(self.trades, symbol)
+            chart_id = f"price-chart-{number}"
+            line = Line(symbol, series.stamps, series.prices, "#39424e")
+            if self.interactive:
+                chart = plotly_chart(chart_id, f"{symbol} price", [line], trades=self.trades,
+                                     symbol=symbol, height=360)
+            else:
+                entries, exits = markers(self.trades, symbol)
+                chart = svg_chart(chart_id, "price-line", f"{symbol} price", series.stamps,
+                                  series.prices, percent=False,
+                                  points_of=[("entry-marker", entries), ("exit-marker", exits)])
+            out.append(f'<div class="price" data-symbol="{html.escape(symbol)}">'
+                       f"<h3>{html.escape(symbol)}</h3>{chart}</div>")
+        return out
+
+    def _equity_chart(self) -> str:
+        holding = buy_and_hold_curve(self.context.prices, self.stamps,
+                                     float(self.result.starting_capital), self.currency)
+        if not self.interactive:
+            return svg_chart("equity-chart", "equity-line", "Equity curve", self.stamps,
+                             self.values, percent=False)
+        lines = [Line("strategy", self.stamps, self.values, "#2f6fde")]
+        if holding is not None:
+            lines.append(Line("buy and hold", self.stamps, holding, "#8a92a3", dash=True))
+        unit = f" ({self.currency})" if self.currency else ""
+        return plotly_chart("equity-chart", f"Equity{unit}", lines)
+
+    def _drawdown_chart(self) -> str:
+        depth = drawdowns(self.values)
+        if not self.interactive:
+            return svg_chart("drawdown-chart", "drawdown-line", "Drawdown from the running peak",
+                             self.stamps, depth, percent=True, area_class="drawdown-area")
+        line = Line("drawdown", self.stamps, depth, "#c8362e", fill=True)
+        return plotly_chart("drawdown-chart", "Drawdown from the running peak", [line],
+                            percent=True, height=240)
+
+    def _breakdown(self, table_id: str, caption: str, key: str, label: str) -> str:
+        rows = breakdown(self.trades, key)
+        code = f" ({self.currency})" if self.currency else ""
+        head = "".join(f'<th class="{cls}">{html.escape(name)}</th>' for name, cls in (
+            (label, ""), ("Trades", "number"), ("Win rate", "number"),
+            (f"Net PnL{code}", "number"), (f"Average{code}", "number"),
+            (f"Fees{code}", "number"), ("Avg duration", "number")))
+        body = "".join(_breakdown_row(row, self.currency) for row in rows)
+        if not rows:
+            body = '<tr><td colspan="7">No closed trades</td></tr>'
+        return (f'<div><h3>{html.escape(caption)}</h3><table id="{table_id}">'
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+    def _trade_table(self) -> str:
+        code = f" ({self.currency})" if self.currency else ""
+        columns = ("#", "Symbol", "Side", "Entry time (UTC)", "Exit time (UTC)", "Duration",
+                   "Entry price", "Exit price", "Quantity", f"PnL{code}", "PnL %",
+                   f"Fees{code}", "Entry tag", "Exit tag")
+        numeric = {"#", "Duration", "Entry price", "Exit price", "Quantity", f"PnL{code}",
+                   "PnL %", f"Fees{code}"}
+        head = "".join(f'<th class="{"number" if name in numeric else ""}">'
+                       f"{html.escape(name)}</th>" for name in columns)
+        body = "\n".join(_trade_row(number, trade, self.currency)
+                         for number, trade in enumerate(self.trades, 1))
+        return (f'<div class="scroll"><table id="trades"><thead><tr>{head}</tr></thead>'
+                f"<tbody>\n{body}\n</tbody></table></div>")
 
 
-def _drawdowns(values: np.ndarray) -> np.ndarray:
-    """Each point's fall from the running peak as a fraction in [-1, 0] (0 while the peak is
-    not positive)."""
-    return 0.0 - drawdown_depths(values)[1]
+def _fact_table(table_id: str, caption: str, rows: list[tuple[str, str]]) -> str:
+    if not rows:
+        return ""
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                   for k, v in rows)
+    return (f'<div><h3>{html.escape(caption)}</h3><table id="{table_id}"><tbody>{body}'
+            "</tbody></table></div>")
 
 
-def _metric_rows(result: BacktestResult) -> list[_MetricRow]:
-    dd = result.max_drawdown
-    rows = [
-        ("starting_capital", "Starting capital", _format_money(result.starting_capital)),
-        ("final_equity", "Final equity", _format_money(result.final_equity)),
-        ("total_return", "Total return", _format_percent(result.total_return)),
-        ("cagr", "CAGR", _format_percent(result.cagr)),
-        ("volatility", "Volatility (annualised)", _format_percent(result.volatility)),
-        ("sharpe", "Sharpe", _format_ratio(result.sharpe)),
-        ("sortino", "Sortino", _format_ratio(result.sortino)),
-        ("max_dd", "Max drawdown", _format_percent(dd.depth)),
-        ("max_dd_duration", "Max drawdown duration", _drawdown_duration_text(result)),
-        ("trades", "Trades", str(result.trades)),
-        ("win_rate", "Win rate", _format_percent(result.win_rate)),
-        ("profit_factor", "Profit factor", _format_ratio(result.profit_factor)),
-        ("avg_trade", "Average trade", _format_money(result.avg_trade)),
-        ("best_trade", "Best trade", _format_money(result.best_trade)),
-        ("worst_trade", "Worst trade", _format_money(result.worst_trade)),
-        ("exposure", "Exposure", _format_percent(result.exposure)),
-        ("fees", "Fees", _format_money(result.fees)),
-    ]
-    return [_MetricRow(key, label, value) for key, label, value in rows]
+def _param_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _render_metrics(result: BacktestResult) -> str:
-    rows = "".join(
-        f'<tr data-key="{row.key}"><th>{html.escape(row.label)}</th>'
-        f'<td class="number">{html.escape(row.value)}</td></tr>'
-        for row in _metric_rows(result)
-    )
-    return f'<table id="metrics"><tbody>{rows}</tbody></table>'
-
-
-_TRADE_COLUMNS = (
-    "#", "Symbol", "Side", "Entry time", "Exit time", "Duration", "Entry price",
-    "Exit price", "Quantity", "PnL", "Fees", "Entry tag", "Exit tag",
-)  # fmt: skip
-
-
-def _render_trades(trades: Sequence[TradeRecord]) -> str:
-    head = "".join(f"<th>{html.escape(name)}</th>" for name in _TRADE_COLUMNS)
-    body = "\n".join(_render_trade_row(number, trade) for number, trade in enumerate(trades, 1))
-    return f'<table id="trades"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
-
-
-def _render_trade_row(number: int, trade: TradeRecord) -> str:
-    outcome = "win" if trade.pnl > 0 else "loss" if trade.pnl < 0 else "flat"
-    text_cells = (trade.symbol, trade.side, _format_ts(trade.entry_ts_ns),
-                  _format_ts(trade.exit_ts_ns), format_duration(trade.duration_ns))  # fmt: skip
-    number_cells = (trade.entry_price, trade.exit_price, trade.quantity)
-    cells = [f'<td class="number">{number}</td>']
-    cells += [f"<td>{html.escape(text)}</td>" for text in text_cells]
-    cells += [f'<td class="number">{html.escape(_format_money(v))}</td>' for v in number_cells]
-    cells.append(f'<td class="number pnl">{html.escape(_format_money(trade.pnl))}</td>')
-    cells.append(f'<td class="number">{html.escape(_format_money(trade.fees))}</td>')
-    cells += [f"<td>{html.escape(tag or '')}</td>" for tag in (trade.entry_tag, trade.exit_tag)]
+def _breakdown_row(row: BreakdownRow, currency: str | None) -> str:
+    cells = [f"<td>{html.escape(row.key)}</td>"]
+    values = (str(row.trades), _percent(row.win_rate),
+              format_money(row.pnl, currency, code=False),
+              format_money(row.average, currency, code=False),
+              format_money(row.fees, currency, code=False), format_duration(row.duration_ns))
+    cells += [f'<td class="number{" pnl" if i == 2 else ""}">{html.escape(v)}</td>'
+              for i, v in enumerate(values)]
+    outcome = "win" if row.pnl > 0 else "loss" if row.pnl < 0 else "flat"
     return f'<tr class="{outcome}">{"".join(cells)}</tr>'
 
 
-def _render_chart(
-    chart_id: str,
-    line_class: str,
-    label: str,
-    stamps: np.ndarray,
-    values: np.ndarray,
-    *,
-    percent: bool,
-    area_class: str | None = None,
-) -> str:
-    width, height = _CHART_WIDTH, _CHART_HEIGHT
-    head = (
-        f'<svg id="{chart_id}" class="chart" xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(label)}">'
-    )
-    if not values.size:
-        return (
-            f'{head}<text class="empty" x="{width / 2}" y="{height / 2}" '
-            f'text-anchor="middle">No data</text></svg>'
-        )
-    kept = _minmax_indices(values, MAX_CHART_POINTS)
-    points = list(zip(stamps[kept].tolist(), values[kept].tolist(), strict=True))
-    scale = _Scale.fit(points)
-    parts = [head, *_grid(scale, percent=percent), *_time_labels(scale)]
-    coords = " ".join(f"{scale.x(ts):.1f},{scale.y(v):.1f}" for ts, v in points)
-    if area_class is not None:
-        base = f"{scale.x(points[-1][0]):.1f},{scale.y(0.0):.1f} "
-        base += f"{scale.x(points[0][0]):.1f},{scale.y(0.0):.1f}"
-        parts.append(f'<polygon class="{area_class}" points="{coords} {base}"/>')
-    parts.append(f'<polyline class="{line_class}" points="{coords}"/>')
-    parts.append("</svg>")
-    return "".join(parts)
+def _trade_row(number: int, trade: TradeRecord, currency: str | None) -> str:
+    outcome = "win" if trade.pnl > 0 else "loss" if trade.pnl < 0 else "flat"
+    cost = trade.entry_price * trade.quantity
+    pnl_percent = float(trade.pnl / cost) if cost else None
+    text_cells = (trade.symbol, trade.side, format_ts(trade.entry_ts_ns),
+                  format_ts(trade.exit_ts_ns))
+    number_cells = (format_duration(trade.duration_ns), format_price(trade.entry_price),
+                    format_price(trade.exit_price), f"{trade.quantity.normalize():f}")
+    cells = [f'<td class="number">{number}</td>']
+    cells += [f"<td>{html.escape(text)}</td>" for text in text_cells]
+    cells += [f'<td class="number">{html.escape(text)}</td>' for text in number_cells]
+    cells.append(f'<td class="number pnl">'
+                 f"{html.escape(format_money(trade.pnl, currency, code=False))}</td>")
+    cells.append(f'<td class="number pnl">{_percent(pnl_percent)}</td>')
+    cells.append(f'<td class="number">'
+                 f"{html.escape(format_money(trade.fees, currency, code=False))}</td>")
+    cells += [f'<td class="tag" title="{html.escape(tag or "")}">{html.escape(tag or "")}</td>'
+              for tag in (trade.entry_tag, trade.exit_tag)]
+    return f'<tr class="{outcome}">{"".join(cells)}</tr>'
 
 
-@dataclass(frozen=True, slots=True)
-class _Scale:
-    t0: int
-    t1: int
-    low: float
-    high: float
-
-    @classmethod
-    def fit(cls, points: Sequence[tuple[int, float]]) -> _Scale:
-        values = [v for _, v in points]
-        low, high = min(values), max(values)
-        # A flat series still needs a visible band to sit in.
-        pad = (high - low) * 0.05 if high - low > 1e-12 else abs(high) * 0.01 or 1.0
-        top = 0.0 if high <= 0 else high + pad  # a drawdown's top line stays at zero
-        return cls(points[0][0], points[-1][0], low - pad, top)
-
-    def x(self, ts_ns: int) -> float:
-        plot_width = _CHART_WIDTH - _MARGIN_LEFT - _MARGIN_RIGHT
-        if self.t1 == self.t0:
-            return _MARGIN_LEFT + plot_width / 2
-        return _MARGIN_LEFT + (ts_ns - self.t0) / (self.t1 - self.t0) * plot_width
-
-    def y(self, value: float) -> float:
-        plot_height = _CHART_HEIGHT - _MARGIN_TOP - _MARGIN_BOTTOM
-        return _MARGIN_TOP + (self.high - value) / (self.high - self.low) * plot_height
+def _prices_from_trades(trades: Sequence[TradeRecord], symbol: str) -> PriceSeries:
+    """Prices known from the trades alone: their entries and exits, in time order."""
+    points = sorted((t.entry_ts_ns, float(t.entry_price)) for t in trades if t.symbol == symbol)
+    points += [(t.exit_ts_ns, float(t.exit_price)) for t in trades if t.symbol == symbol]
+    points.sort()
+    return PriceSeries(symbol, np.asarray([p[0] for p in points], dtype=np.int64),
+                       np.asarray([p[1] for p in points], dtype=np.float64))
 
 
-def _grid(scale: _Scale, *, percent: bool) -> list[str]:
-    step = (scale.high - scale.low) / _GRID_LINES
-    factor = 100.0 if percent else 1.0
-    # Enough decimals to tell neighbouring grid lines apart, and no more.
-    decimals = max(0, 1 - math.floor(math.log10(step * factor)))
-    suffix = "%" if percent else ""
-    parts = []
-    for step in range(_GRID_LINES + 1):
-        value = scale.low + (scale.high - scale.low) * step / _GRID_LINES
-        y = scale.y(value)
-        parts.append(
-            f'<line class="grid" x1="{_MARGIN_LEFT}" y1="{y:.1f}" '
-            f'x2="{_CHART_WIDTH - _MARGIN_RIGHT}" y2="{y:.1f}"/>'
-            f'<text class="axis-label" x="{_MARGIN_LEFT - 6}" y="{y + 4:.1f}" '
-            f'text-anchor="end">{value * factor:,.{decimals}f}{suffix}</text>'
-        )
-    return parts
+def _metric_rows(result: BacktestResult, currency: str | None = None) -> list[_MetricRow]:
+    dd = result.max_drawdown
 
+    def money(value: Decimal | None) -> str:
+        return format_money(value, currency)
 
-def _time_labels(scale: _Scale) -> list[str]:
-    y = _CHART_HEIGHT - 8
-    anchors = ((scale.t0, "start"), ((scale.t0 + scale.t1) // 2, "middle"), (scale.t1, "end"))
-    return [
-        f'<text class="axis-label" x="{scale.x(ts):.1f}" y="{y}" text-anchor="{anchor}">'
-        f"{html.escape(_format_ts(ts))}</text>"
-        for ts, anchor in anchors
+    rows = [
+        ("starting_capital", "Starting capital", money(result.starting_capital)),
+        ("final_equity", "Final equity", money(result.final_equity)),
+        ("total_return", "Total return", _percent(result.total_return)),
+        ("cagr", "CAGR", _percent(result.cagr)),
+        ("volatility", "Volatility (annualised)", _percent(result.volatility)),
+        ("sharpe", "Sharpe (daily, annualised)", _ratio(result.sharpe)),
+        ("sortino", "Sortino (daily, annualised)", _ratio(result.sortino)),
+        ("max_dd", "Max drawdown", _percent(dd.depth)),
+        ("max_dd_duration", "Max drawdown duration", _drawdown_duration_text(result)),
+        ("trades", "Trades", str(result.trades)),
+        ("win_rate", "Win rate", _percent(result.win_rate)),
+        ("profit_factor", "Profit factor", _ratio(result.profit_factor)),
+        ("avg_trade", "Average trade", money(result.avg_trade)),
+        ("best_trade", "Best trade", money(result.best_trade)),
+        ("worst_trade", "Worst trade", money(result.worst_trade)),
+        ("exposure", "Exposure", _percent(result.exposure)),
+        ("fees", "Fees", money(result.fees)),
     ]
+    return [_MetricRow(key, label, value) for key, label, value in rows]
 
 
 def _period_text(result: BacktestResult) -> str:
     if result.start_ns is None or result.end_ns is None:
         return "no data"
     span = format_duration(result.end_ns - result.start_ns)
-    return f"{_format_ts(result.start_ns)} to {_format_ts(result.end_ns)} UTC ({span})"
+    return f"{format_ts(result.start_ns)} to {format_ts(result.end_ns)} UTC ({span})"
 
 
 def _drawdown_duration_text(result: BacktestResult) -> str:
@@ -394,40 +451,11 @@ def _drawdown_duration_text(result: BacktestResult) -> str:
     return text
 
 
-def _format_ts(ts_ns: int) -> str:
-    moment = datetime.fromtimestamp(ts_ns // NS_PER_SECOND, tz=UTC)
-    return moment.strftime("%Y-%m-%d %H:%M")
-
-
-def _format_percent(value: float | None) -> str:
+def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.2f}%"
 
 
-def _format_ratio(value: float | None) -> str:
+def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def _format_money(value: Decimal | None) -> str:
-    if value is None:
-        return "n/a"
-    if not value.is_finite():
-        return str(value)
-    # Show at most 8 decimal places (a satoshi); money beyond that is noise in a report.
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -8:
-        value = value.quantize(Decimal("1e-8"), context=_WIDE_CONTEXT)
-    return f"{value.normalize():,f}" if value != 0 else "0"
-
-
-def _write_text(path: str | os.PathLike[str], text: str) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target and rename, so a reader never sees half a report.
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target

@@ -10,9 +10,15 @@ nothing returns NaN or infinity, so ``BacktestResult.to_dict()`` always passes
 
 Conventions:
 
-* A year is 365 days: crypto trades every day. Pass ``periods_per_year`` (e.g. 252 for daily
-  stock bars) to override the annualisation of Sharpe, Sortino and volatility.
-* Per-period returns are ``equity[i] / equity[i-1] - 1`` between consecutive curve points.
+* A year is 365 days: crypto trades every day.
+* Volatility, Sharpe and Sortino are computed from daily returns by default: the curve's last
+  equity of each UTC day over the one before (the first day over the curve's first point),
+  annualised with ``sqrt(365)``. Returns of 1-minute marks annualised with ``sqrt(525,600)``
+  magnify the noise of a few minutes and cannot be compared with other tools; daily ones
+  can (freqtrade also annualises daily figures with 365). A curve within one day has no
+  daily ratio (None). Pass ``periods_per_year`` (e.g. 252 for daily stock bars) to use
+  every point's return instead, annualised with that many periods: ``equity[i] /
+  equity[i-1] - 1`` between consecutive curve points.
 * Sharpe is ``mean(excess) / stdev(returns) * sqrt(periods_per_year)`` with the sample standard
   deviation; Sortino divides by the downside deviation ``sqrt(sum(min(0, excess)^2) / n)``.
   The annual risk-free rate is turned into a per-period rate by compounding.
@@ -31,11 +37,13 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
+
+from libra.backtest.per_symbol import SymbolStats
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_SECOND
@@ -229,6 +237,8 @@ class BacktestResult:
     fees: Decimal
     periods_per_year: float | None
     risk_free_rate: float
+    #: symbol -> its trades and fills alone (``per_symbol.per_symbol_stats``)
+    per_symbol: dict[str, SymbolStats] = field(default_factory=dict)
 
     @property
     def max_dd(self) -> float:
@@ -276,6 +286,7 @@ class BacktestResult:
             "fees": str(self.fees),
             "periods_per_year": _finite(self.periods_per_year),
             "risk_free_rate": self.risk_free_rate,
+            "per_symbol": {name: stats.to_dict() for name, stats in self.per_symbol.items()},
         }
 
 
@@ -299,8 +310,8 @@ def compute_stats(
         starting_capital: defaults to the first equity point (zero for an empty curve).
         final_equity: the exact closing equity; defaults to the last equity point.
         fees: total fees paid; defaults to the sum of the trades' fees.
-        periods_per_year: return periods per year; defaults to a 365-day year divided by the
-            median spacing of the curve.
+        periods_per_year: annualise every point's return with this many periods a year;
+            by default the ratios come from daily returns (365 a year).
         risk_free_rate: annual risk-free rate for Sharpe and Sortino, e.g. ``0.04``.
         in_position: ``(start_ns, end_ns)`` intervals with an open position; defaults to the
             trades' entry/exit intervals.
@@ -319,8 +330,10 @@ def compute_stats(
     if final_equity is None:
         final_equity = _exact(equity[-1][1]) if stamps.size else starting_capital
     if periods_per_year is None:
-        periods_per_year = infer_periods_per_year(stamps)
-    returns = _returns(values)
+        returns = daily_returns(stamps, values)
+        periods_per_year = 365.0 if stamps.size else None
+    else:
+        returns = _returns(values)
     rf_per_period = _per_period_rate(risk_free_rate, periods_per_year)
     pnls = [trade.pnl for trade in trades]
     if in_position is None:
@@ -379,6 +392,16 @@ def cagr(start: Decimal, end: Decimal, span_ns: int) -> float | None:
 def period_returns(values: Sequence[Decimal] | Sequence[float] | np.ndarray) -> list[float]:
     """Return the simple returns between consecutive values, skipping non-positive bases."""
     return _returns(np.asarray(values, dtype=np.float64)).tolist()  # type: ignore[no-any-return]
+
+
+def daily_returns(stamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Return the returns between the last equity of consecutive UTC days; the first day's
+    is over the curve's first point."""
+    if not values.size:
+        return values
+    days = stamps // NS_PER_DAY
+    last_of_day = np.append(np.flatnonzero(np.diff(days)), days.size - 1)
+    return _returns(np.concatenate(([values[0]], values[last_of_day])))
 
 
 def infer_periods_per_year(timestamps_ns: Sequence[int] | np.ndarray) -> float | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from libra.model.events import Bar, OrderBook, Quote, Trade
+from libra.model.events import Bar, OrderBook, Quote, Trade, timeframe_to_ns
 
 
 class Cache:
@@ -67,6 +67,13 @@ class Cache:
         """Return the latest bar, or ``None``."""
         bars = self._bars.get((symbol, timeframe))
         return bars[-1] if bars else None
+
+    def latest_bar(self, symbol: str) -> Bar | None:
+        """Return the newest bar of ``symbol`` in any timeframe (the shortest on a tie)."""
+        latest = [bars[-1] for (name, _), bars in self._bars.items() if name == symbol and bars]
+        if not latest:
+            return None
+        return min(latest, key=lambda bar: (-bar.ts_event, timeframe_to_ns(bar.timeframe)))
 
     def quote(self, symbol: str) -> Quote | None:
         return self.quotes.get(symbol)

@@ -133,14 +133,14 @@ class Order(ReadableSlots):
     __slots__ = (
         "_filled_notional", "avg_fill_price", "client_order_id", "fees", "filled_quantity",
         "post_only", "price", "quantity", "reason", "reduce_only", "side", "status",
-        "strategy_id", "symbol", "time_in_force", "trade_ids", "trigger_price", "ts_init",
-        "ts_last", "type", "venue", "venue_order_id",
+        "strategy_id", "symbol", "tag", "time_in_force", "trade_ids", "trigger_price",
+        "ts_init", "ts_last", "type", "venue", "venue_order_id",
     )
     _keys: ClassVar[tuple[str, ...]] = (
         "client_order_id", "strategy_id", "venue", "symbol", "side", "type", "quantity",
         "price", "trigger_price", "time_in_force", "post_only", "reduce_only", "status",
         "filled_quantity", "avg_fill_price", "venue_order_id", "fees", "ts_init", "ts_last",
-        "reason", "leaves_quantity", "is_open", "is_closed",
+        "reason", "tag", "leaves_quantity", "is_open", "is_closed",
     )
 
     def __init__(
@@ -159,6 +159,7 @@ class Order(ReadableSlots):
         post_only: bool = False,
         reduce_only: bool = False,
         ts_init: int = 0,
+        tag: str | None = None,
     ) -> None:
         _check_order_arguments(type, quantity, price, trigger_price, post_only)
         self.client_order_id = client_order_id
@@ -185,6 +186,9 @@ class Order(ReadableSlots):
         self.ts_last = ts_init
         self.reason: str | None = None
         """Why the order was last rejected or denied, or its cancel refused."""
+        self.tag = tag
+        """The strategy's label for why it placed the order (``"golden_cross"``, ``"roi"``):
+        a backtest reports it as the trade's entry or exit tag. Not sent to the venue."""
         self.trade_ids: set[str] = set()
         """Venue trade ids of the fills applied so far."""
         self._filled_notional = _ZERO

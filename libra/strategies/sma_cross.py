@@ -115,9 +115,9 @@ class SmaCross(StrategyPlugin):
             return
         self.signals += 1
         if signal > 0 and self.is_flat(symbol):
-            self.buy_market(symbol, self.params.quantity)
+            self.buy_market(symbol, self.params.quantity, tag="cross_up")
         elif signal < 0 and self.is_long(symbol):
-            self.close_position(symbol)
+            self.close_position(symbol, tag="cross_down")
 
     async def on_fill(self, fill: Any) -> None:
         self.fills += 1

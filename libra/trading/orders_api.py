@@ -69,11 +69,13 @@ class StrategyOrders:
         time_in_force: TimeInForce | str = TimeInForce.GTC,
         post_only: bool = False,
         reduce_only: bool = False,
+        tag: str | None = None,
     ) -> Order:
         """Build an order (not yet submitted), rounded to the instrument's precision.
 
         Without ``type``: LIMIT when a ``price`` is given, STOP_MARKET when only a
-        ``trigger_price`` is, else MARKET.
+        ``trigger_price`` is, else MARKET. ``tag`` says why the strategy placed it; a
+        backtest reports it as the trade's entry or exit tag.
         """
         if type is None:
             type = (OrderType.LIMIT if price is not None else
@@ -102,6 +104,7 @@ class StrategyOrders:
             post_only=post_only,
             reduce_only=reduce_only,
             ts_init=engine.clock.timestamp_ns(),
+            tag=tag,
         )
 
     # -- placing ----------------------------------------------------------------------------

@@ -126,3 +126,22 @@ def cross(vo: VenueOrder, event: Any) -> tuple[Decimal, Decimal] | None:
         if touch is not None and ((buy and touch <= limit) or (not buy and touch >= limit)):
             return vo.leaves, limit
     return None
+
+
+def fill_at_open(vo: VenueOrder, bar: Any) -> tuple[Decimal, Decimal] | None:
+    """Return ``(quantity, price)`` for an order arriving at ``bar``'s open, or None.
+
+    A market order fills at the open; a stop or a limit that the bar's range reaches fills
+    as it would have resting through the bar (freqtrade's exits on an entry candle).
+    """
+    if vo.type is OrderType.MARKET:
+        return vo.leaves, bar.open
+    if vo.type is OrderType.STOP_MARKET:
+        price = trigger_price(vo, bar)
+        if price is not None:
+            vo.triggered = True
+            return vo.leaves, price
+        return None
+    if vo.type is OrderType.LIMIT or vo.triggered:
+        return cross(vo, bar)
+    return None

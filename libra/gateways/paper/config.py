@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from libra.core.config import LibraModel
+from libra.core.errors import ConfigError
+from libra.data.freqtrade import find_freqtrade_file
+from libra.data.store import DEFAULT_DATA_DIR, dataset_path, download_command
 
 
 class ReplayFileConfig(LibraModel):
@@ -30,6 +34,11 @@ class PaperDataConfig(LibraModel):
     have handled the previous one and their orders have reached the venue, so the fills
     are a backtest's. ``lockstep = false`` plays on regardless, as a live feed does (a load
     test: a slow strategy lags and its market data is conflated; fills differ).
+
+    With ``exchange``, a replay names datasets of the data directory that ``libra data
+    download`` fills: ``<directory>/<exchange>/<symbol>/<timeframe>.parquet`` (``directory``
+    defaults to ``data``) for each of ``symbols``, by default the symbols of the strategies
+    trading on this venue.
     """
 
     source: Literal["replay", "gateway", "none"] = "replay"
@@ -38,6 +47,14 @@ class PaperDataConfig(LibraModel):
     kind: Literal["bars", "trades", "quotes"] = "bars"
     timeframe: str | None = None
     files: list[ReplayFileConfig] = Field(default_factory=list)
+    directory: str | None = Field(
+        None, description="a folder of candle files named as freqtrade names them "
+                          "(ETH_BTC-5m.feather, .parquet, .json): one per symbol of data.symbols")
+    symbols: list[str] = Field(default_factory=list,
+                               description="the symbols whose files data.directory holds")
+    exchange: str | None = Field(
+        None, min_length=1, description="replay datasets of this exchange from the data "
+                                        "directory (data.directory, default 'data')")
     speed: float = Field(60.0, ge=0, le=1_000_000)
     loop: bool = False
     lockstep: bool = True
@@ -47,16 +64,70 @@ class PaperDataConfig(LibraModel):
     def _check(self) -> PaperDataConfig:
         if self.source == "gateway" and not self.gateway:
             raise ValueError("data.gateway is required when data.source is 'gateway'")
-        if self.source == "replay" and not (self.path or self.files):
-            raise ValueError("data.path (or data.files) is required when data.source is 'replay'")
+        if self.source == "replay" and not (self.path or self.files or self.directory
+                                            or self.exchange):
+            raise ValueError("data.path (or data.files, or data.directory) is required when "
+                             "data.source is 'replay'")
+        if self.exchange is not None:
+            self._check_dataset(self.exchange)
+        elif self.directory and not (self.symbols and self.timeframe):
+            raise ValueError("data.directory needs data.symbols and data.timeframe "
+                             "(its files are named <PAIR>-<timeframe>)")
         return self
 
-    def replay_files(self) -> list[ReplayFileConfig]:
+    def _check_dataset(self, exchange: str) -> None:
+        if self.path:
+            raise ValueError("data.path and data.exchange both name the data: keep one")
+        if self.timeframe is None:
+            raise ValueError("data.timeframe is required with data.exchange (it names the "
+                             "dataset, e.g. '1m')")
+        try:
+            dataset_path(self.directory or DEFAULT_DATA_DIR, exchange, "X", self.timeframe)
+        except ValueError as exc:
+            raise ValueError(f"data: {exc}") from None
+
+    def replay_files(self, symbols: Sequence[str] = ()) -> list[ReplayFileConfig]:
+        """Return the files to replay. A dataset (``exchange``) is looked up for the
+        strategies' ``symbols`` unless ``data.symbols`` or ``data.symbol`` names them.
+
+        Raises:
+            ConfigError: a named dataset is not in the data directory; the message gives
+                the ``libra data download`` command that fetches it.
+        """
+        if self.exchange is not None and self.timeframe is not None:
+            return [*self._dataset_files(self.exchange, self.timeframe, symbols), *self.files]
         files = list(self.files)
         if self.path:
             files.insert(0, ReplayFileConfig(path=self.path, symbol=self.symbol, kind=self.kind,
                                              timeframe=self.timeframe))
+        if self.directory:
+            assert self.timeframe is not None  # checked above
+            for symbol in self.symbols:
+                try:
+                    path = find_freqtrade_file(self.directory, symbol, self.timeframe)
+                except FileNotFoundError as exc:
+                    raise ValueError(f"data.directory: {exc}") from None
+                files.append(ReplayFileConfig(path=str(path), symbol=symbol,
+                                              timeframe=self.timeframe))
         return files
+
+    def _dataset_files(self, exchange: str, timeframe: str,
+                       symbols: Sequence[str]) -> list[ReplayFileConfig]:
+        wanted = self.symbols or ([self.symbol] if self.symbol else list(symbols))
+        if not wanted:
+            raise ConfigError("field data.symbols: required, since no strategy trades on this "
+                              "venue to say which symbols to replay", field="data.symbols")
+        directory = self.directory or DEFAULT_DATA_DIR
+        paths = {s: dataset_path(directory, exchange, s, timeframe) for s in wanted}
+        missing = [s for s, path in paths.items() if not path.is_file()]
+        if missing:
+            raise ConfigError(
+                f"field data.exchange: no {timeframe} data of {', '.join(missing)} from "
+                f"{exchange} in {directory!r} (looked for {paths[missing[0]]}); get it with: "
+                f"{download_command(exchange, missing, timeframe, directory)}",
+                field="data.exchange")
+        return [ReplayFileConfig(path=str(path), symbol=symbol, timeframe=timeframe)
+                for symbol, path in paths.items()]
 
 
 class InstrumentOverride(LibraModel):

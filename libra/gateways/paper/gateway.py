@@ -49,6 +49,9 @@ class PaperGateway(GatewayPlugin):
         self.feed: ReplayFeed | None = None
         self.replay_events: list[Any] = []
         self._symbols: list[str] = []
+        #: The strategies' symbols, known when the kernel is built: a replay of datasets
+        #: (``data.exchange``) loads theirs at connect, before anything subscribes.
+        self.expected_symbols: list[str] = []
         self._connected = False
         self._store: VenueStore | None = None
         self._resume_after: int | None = None
@@ -104,7 +107,8 @@ class PaperGateway(GatewayPlugin):
         data = self.options.data
         if data.source == "replay":
             self.replay_events = load_replay_events(
-                data.replay_files(), self.options.default_replay_symbol(), self.id)
+                data.replay_files(self.expected_symbols), self.options.default_replay_symbol(),
+                self.id)
             for symbol in dict.fromkeys(event.symbol for event in self.replay_events):
                 self.instrument(symbol)
             if self.replay_events:

@@ -33,6 +33,7 @@ from libra.gateways.paper.book import (
     Market,
     VenueOrder,
     cross,
+    fill_at_open,
     touch_price,
     trigger_price,
     triggered_by,
@@ -85,6 +86,13 @@ class MatchingEngine:
         #: How many saved closed orders and fills stay in memory (see take_changes).
         self.saved_history = SAVED_HISTORY
         self._latency_ns = int(config.latency_ms * 1_000_000)
+        #: Set by a backtest, which clears ``opening`` before a bar reaches the strategies
+        #: (a live feed cannot say when a strategy has seen a bar).
+        self.open_window = False
+        #: symbol -> the bar whose open the venue is at, after next-open fills: orders that
+        #: arrive now trade at that open and against that bar (see ``book.fill_at_open``).
+        self.opening: dict[str, Any] = {}
+        self._bars_next_open = config.bar_execution == "next_open"
 
     @property
     def balances(self) -> dict[str, Decimal]:
@@ -183,6 +191,8 @@ class MatchingEngine:
                     continue
                 price = self.account.slipped(vo, event.open, instrument)
                 events.append(self._fill(vo, vo.leaves, price, "taker", instrument, now))
+            if events and self.open_window:
+                self.opening[event.symbol] = event
         for vo in list(resting):
             if vo.activate_at > now:
                 continue
@@ -232,10 +242,16 @@ class MatchingEngine:
         self, vo: VenueOrder, instrument: Instrument, market: Market, now: int
     ) -> list[Any]:
         self._touch(vo)
+        bar = self.opening.get(vo.symbol) if self.opening else None
+        if bar is not None:
+            return self._arrive_at_open(vo, bar, instrument, now)
         if vo.type is OrderType.MARKET:
             return self._arrive_market(vo, instrument, market, now)
         if vo.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
             last = market.last if market.last is not None else market.ask or market.bid
+            if self._between_bars(market):  # the next bar triggers it (book.trigger_price)
+                self.open_orders.setdefault(vo.symbol, []).append(vo)
+                return []
             if last is not None and triggered_by(vo, last):
                 vo.triggered = True
                 if vo.type is OrderType.STOP_MARKET:
@@ -264,6 +280,8 @@ class MatchingEngine:
         assert vo.price is not None
         touch = touch_price(vo.is_buy, market)
         marketable = touch is not None and (touch <= vo.price if vo.is_buy else touch >= vo.price)
+        if marketable and self._between_bars(market) and vo.tif is TimeInForce.GTC:
+            marketable = False  # no price between bars: it fills within the next bar
         if marketable and vo.post_only:
             # Only reached for an order already accepted (latency, a triggered stop-limit):
             # an accepted order can no longer be rejected, so the venue cancels it.
@@ -272,6 +290,26 @@ class MatchingEngine:
             assert touch is not None
             price = min(touch, vo.price) if vo.is_buy else max(touch, vo.price)
             return [self._fill(vo, vo.leaves, price, "taker", instrument, now)]
+        if vo.tif in (TimeInForce.IOC, TimeInForce.FOK):
+            return [self._close(vo, now)]
+        self.open_orders.setdefault(vo.symbol, []).append(vo)
+        return []
+
+    def _between_bars(self, market: Market) -> bool:  # "next_open": no price between bars
+        return self._bars_next_open and market.has_bars and market.ask is market.bid is None
+
+    def _arrive_at_open(
+        self, vo: VenueOrder, bar: Any, instrument: Instrument, now: int
+    ) -> list[Any]:
+        """Trade an order arriving while the venue is at ``bar``'s open (``opening``)."""
+        filled = fill_at_open(vo, bar)
+        if filled is not None:
+            quantity, price = filled
+            if vo.type is not OrderType.LIMIT:
+                price = self.account.slipped(vo, price, instrument)
+            fill = self._fill(vo, quantity, price, "taker", instrument, now)
+            if vo.leaves <= 0:
+                return [fill]
         if vo.tif in (TimeInForce.IOC, TimeInForce.FOK):
             return [self._close(vo, now)]
         self.open_orders.setdefault(vo.symbol, []).append(vo)

@@ -46,6 +46,9 @@ class _Pair:
     entry_time: int = 0
     entry_tag: str | None = None
     entry_quantity: Decimal = Decimal(0)
+    entry_stake: float = 0.0
+    entry_left: Decimal = Decimal(0)
+    resized: bool = False
     entry_fills: list[tuple[Decimal, Decimal]] = field(default_factory=list)
     exit_id: str | None = None
     exit_order: ExitOrder | None = None
@@ -240,11 +243,14 @@ class FreqtradeAdapter(StrategyPlugin):
             entry_tag=signal.enter_tag, side="long")
         if not confirmed:
             return
-        order = self.buy_market(pair, amount)
+        order = self.buy_market(pair, amount, tag=signal.enter_tag)
         state.entry_id = order.client_order_id
         state.entry_time = close_ns
         state.entry_tag = signal.enter_tag
         state.entry_quantity = order.quantity
+        state.entry_left = order.quantity
+        state.entry_stake = stake
+        state.resized = False
         state.entry_fills = []
 
     def _stake(self, pair: str, open_count: int) -> float:
@@ -289,16 +295,17 @@ class FreqtradeAdapter(StrategyPlugin):
         if quantity <= 0:
             return
         if order.kind == "market":
-            placed = self.sell_market(pair, quantity)
+            placed = self.sell_market(pair, quantity, tag=order.reason)
         else:
             tick = self._instrument_step(pair)[0]
             assert order.price is not None
             price = Decimal(repr(order.price)).quantize(tick, ROUND_HALF_EVEN)
             if order.kind == "limit":
-                placed = self.sell_limit(pair, quantity, price)
+                placed = self.sell_limit(pair, quantity, price, tag=order.reason)
             else:
                 placed = self.submit_order(symbol=pair, side="sell", quantity=quantity,
-                                           type="stop_market", trigger_price=price)
+                                           type="stop_market", trigger_price=price,
+                                           tag=order.reason)
         state.exit_id = placed.client_order_id
         state.exit_order = order
         state.wanted = None
@@ -313,33 +320,73 @@ class FreqtradeAdapter(StrategyPlugin):
         if fill.client_order_id == state.entry_id:
             self._entry_filled(fill.symbol, state, fill)
         elif fill.client_order_id == state.exit_id and self.get_position(fill.symbol).is_flat:
-            self._exit_filled(fill.symbol, state, fill)
+            self._exit_filled(fill.symbol, state, fill, state.exit_order.reason
+                              if state.exit_order is not None else "exit_signal")
+        elif self.book is not None and fill.symbol in self.book.trades and \
+                self.get_position(fill.symbol).is_flat:
+            # Closed by an order the adapter did not place: the backtest's end (force_exit)
+            # or the operator.
+            order = self._context["cache"].order(fill.client_order_id) \
+                if self._context.get("cache") is not None else None
+            self._exit_filled(fill.symbol, state, fill,
+                              getattr(order, "tag", None) or "force_exit")
 
     def _entry_filled(self, pair: str, state: _Pair, fill: Any) -> None:
         assert self.book is not None
-        state.entry_fills.append((fill.quantity, fill.price))
+        signed = fill.quantity if fill.side == "buy" else -fill.quantity
+        state.entry_fills.append((signed, fill.price))
+        state.entry_left -= fill.quantity
         amount = sum((q for q, _ in state.entry_fills), Decimal(0))
-        rate = sum((q * p for q, p in state.entry_fills), Decimal(0)) / amount
-        if amount >= state.entry_quantity:
-            state.entry_id = None
+        bought = [(q, p) for q, p in state.entry_fills if q > 0]
+        rate = sum((q * p for q, p in bought), Decimal(0)) / sum((q for q, _ in bought),
+                                                                 Decimal(0))
         tick, lot = self._instrument_step(pair)
+        if state.entry_left <= 0:
+            state.entry_id = None
+            if not state.resized and self._resize_entry(pair, state, fill.price, amount, lot):
+                return
         self.book.trades.pop(pair, None)  # a later partial fill rebuilds the trade
-        self.book.open(pair, float(rate), float(amount), ns_to_datetime(state.entry_time),
-                       state.entry_tag, (float(tick), float(lot)))
+        trade = self.book.open(pair, float(rate), float(amount), ns_to_datetime(state.entry_time),
+                               state.entry_tag, (float(tick), float(lot)))
+        if state.entry_id is None and state.exit_id is None:
+            # Placed at the entry's open: a backtest venue trades it against the entry
+            # candle, where freqtrade checks ROI and the stop too.
+            order = self.book.protective_order(
+                trade, ns_to_datetime(state.entry_time), float(fill.price),
+                bool(state.signal and state.signal.enter_long))
+            if order is not None and order.kind != "market":
+                self._want_exit(pair, state, order)
 
-    def _exit_filled(self, pair: str, state: _Pair, fill: Any) -> None:
+    def _resize_entry(self, pair: str, state: _Pair, price: Decimal, amount: Decimal,
+                      lot: Decimal) -> bool:
+        """Bring a backtest entry to the stake over its fill price, as freqtrade sizes it.
+
+        The order was sized on the signal candle's close; freqtrade divides the stake by
+        the price it enters at. On a backtest venue the difference trades at the same open
+        (it arrives while the venue is at that bar's open). Return whether an order went.
+        """
+        state.resized = True
+        if self._context.get("environment") != "backtest":
+            return False
+        target = (Decimal(repr(state.entry_stake)) / price).quantize(lot, ROUND_FLOOR)
+        change = target - amount
+        if not change:
+            return False
+        order = self.buy_market(pair, change) if change > 0 else self.sell_market(pair, -change)
+        state.entry_id = order.client_order_id
+        state.entry_left = order.quantity
+        return True
+
+    def _exit_filled(self, pair: str, state: _Pair, fill: Any, reason: str) -> None:
         assert self.book is not None
-        assert state.exit_order is not None
         # Bar fills carry the bar's close time; freqtrade dates an exit by its candle's open.
         close_time = fill.ts_event - self._timeframe_ns
-        trade = self.book.close(pair, float(fill.price), ns_to_datetime(close_time),
-                                state.exit_order.reason)
+        trade = self.book.close(pair, float(fill.price), ns_to_datetime(close_time), reason)
         if trade is not None:
             self.closed_trades.append(ClosedTrade(
                 pair=pair, open_time=int(trade.open_date_utc.timestamp() * 1e9),
                 close_time=close_time, open_rate=trade.open_rate, close_rate=float(fill.price),
-                amount=trade.amount, enter_tag=trade.enter_tag,
-                exit_reason=state.exit_order.reason))
+                amount=trade.amount, enter_tag=trade.enter_tag, exit_reason=reason))
         state.exit_id, state.exit_order, state.wanted = None, None, None
 
     async def on_order_update(self, event: Any) -> None:

@@ -14,6 +14,11 @@ Gateway authors use it to test against real recorded Binance data and injected f
         finally:
             await client.close()
 
+For downloads of history, declare candles and trades the ``klines`` and ``aggTrades``
+endpoints page through (``history.py``)::
+
+    exchange.history.add_candles("BTCUSDT", "1m", start_ms, 50_000, missing=[(100, 119)])
+
 The recorded data and its licences are described in ``data/NOTICE``.
 """
 

@@ -1,7 +1,8 @@
 """REST side of the local exchange: the Binance spot ``/api/v3`` endpoints ccxt uses.
 
-Public: ``ping``, ``time``, ``exchangeInfo``, ``depth``, ``trades``, ``klines``,
-``ticker/24hr``, ``ticker/bookTicker``, ``ticker/price``. API key only:
+Public: ``ping``, ``time``, ``exchangeInfo``, ``depth``, ``trades``, ``klines`` and
+``aggTrades`` (both paged through a declared ``History``), ``ticker/24hr``,
+``ticker/bookTicker``, ``ticker/price``. API key only:
 ``userDataStream`` (POST/PUT/DELETE). Signed (HMAC-SHA256): ``account``, ``order``
 (POST/GET/DELETE), ``order/test``, ``openOrders`` (GET/DELETE), ``allOrders``,
 ``myTrades``. Any other path answers 404 with a Binance-style JSON body.
@@ -22,6 +23,7 @@ from aiohttp import web
 from libra.testing.exchange.data import MarketData
 from libra.testing.exchange.errors import BinanceApiError, invalid_symbol
 from libra.testing.exchange.faults import Faults, HttpFaultKind
+from libra.testing.exchange.history import DEFAULT_LIMIT, INTERVAL_MS, MAX_LIMIT, History
 from libra.testing.exchange.market import Market
 from libra.testing.exchange.matching import CancelRejected, MatchingEngine
 from libra.testing.exchange.signing import Credentials
@@ -57,6 +59,9 @@ class ExchangeState(Protocol):
 
     @property
     def hub(self) -> SocketHub: ...
+
+    @property
+    def history(self) -> History: ...
 
     @property
     def closing(self) -> asyncio.Event: ...
@@ -174,7 +179,16 @@ class _Api:
         )
 
     async def klines(self, request: web.Request) -> web.Response:
-        kline = self._state(request).kline
+        state = self._state(request)
+        interval = request.query.get("interval", "")
+        history = self.ex.history.candles.get((state.symbol, interval))
+        if history is not None:
+            start, end, limit = _paging(request)
+            return web.Response(text=history.page_json(start, end, limit),
+                                content_type="application/json")
+        if interval not in INTERVAL_MS:
+            raise BinanceApiError(400, -1120, "Invalid interval.")
+        kline = state.kline
         if kline is None:
             return _json([])
         return _json(
@@ -195,6 +209,17 @@ class _Api:
                 ]
             ]
         )
+
+    async def agg_trades(self, request: web.Request) -> web.Response:
+        state = self._state(request)
+        history = self.ex.history.trades.get(state.symbol)
+        if history is None:
+            return _json([])
+        start, end, limit = _paging(request)
+        if start is not None and end is not None and end - start > 3_600_000:
+            raise BinanceApiError(400, -1127, "More than 1 hours between startTime and endTime.")
+        from_id = request.query.get("fromId")
+        return _json(history.page(start, end, int(from_id) if from_id else None, limit))
 
     def _tickers(self, request: web.Request) -> tuple[list[Any], bool]:
         wanted = self._symbols_filter(request)
@@ -369,6 +394,20 @@ class _Api:
         )
 
 
+def _paging(request: web.Request) -> tuple[int | None, int | None, int]:
+    """Return ``startTime``, ``endTime`` and ``limit`` of a history request (Binance rules)."""
+    try:
+        start = request.query.get("startTime")
+        end = request.query.get("endTime")
+        limit = int(request.query.get("limit", str(DEFAULT_LIMIT)))
+        bounds = (int(start) if start else None, int(end) if end else None)
+    except ValueError:
+        raise BinanceApiError(400, -1100, "Illegal characters found in a parameter.") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BinanceApiError(400, -1130, "Invalid limit.")
+    return bounds[0], bounds[1], limit
+
+
 def _rest_ticker(ws: dict[str, Any]) -> dict[str, Any]:
     names = {
         "s": "symbol",
@@ -407,6 +446,7 @@ def build_app(exchange: ExchangeState) -> web.Application:
         ("GET", "/api/v3/depth", api.depth),
         ("GET", "/api/v3/trades", api.trades),
         ("GET", "/api/v3/klines", api.klines),
+        ("GET", "/api/v3/aggTrades", api.agg_trades),
         ("GET", "/api/v3/ticker/24hr", api.ticker_24hr),
         ("GET", "/api/v3/ticker/bookTicker", api.book_ticker),
         ("GET", "/api/v3/ticker/price", api.ticker_price),

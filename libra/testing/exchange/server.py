@@ -18,6 +18,7 @@ from aiohttp import web
 
 from libra.testing.exchange.data import MarketData, RecordedFrame, load_market_data
 from libra.testing.exchange.faults import Faults, SocketKind
+from libra.testing.exchange.history import History
 from libra.testing.exchange.market import Frame, Market
 from libra.testing.exchange.matching import MatchingEngine
 from libra.testing.exchange.orders import Account, SymbolRules
@@ -92,6 +93,8 @@ class LocalExchange:
         self.config = config or LocalExchangeConfig()
         self.data = data or load_market_data()
         self.faults = Faults()
+        #: Candles and trades served by ``klines`` and ``aggTrades`` (``history.add_candles``).
+        self.history = History()
         self.credentials = Credentials(self.config.api_key, self.config.api_secret, self.clock_ms)
         self.market = Market(self.data, self.clock_ms)
         self.engine = MatchingEngine(

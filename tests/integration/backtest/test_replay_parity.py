@@ -57,10 +57,12 @@ def replay_config(bars: Path, environment: str, *, speed: float = 0, loop: bool 
     kernel: dict[str, Any] = {"name": "replay-parity", "shutdown_timeout": 10}
     if state_path is not None:
         kernel["state_path"] = str(state_path)
+    # A paper daemon keeps its positions when the data ends; the backtest does too here.
     return paper_config(
         sma, gateway=gateway, environment=environment, log_plugins=False, kernel=kernel,
         logging={"log_orders": False, "heartbeat_interval": 60},
         risk={"max_order_quantity": "5", "max_orders_per_second": 10},
+        backtest={"force_exit": False},
     )
 
 

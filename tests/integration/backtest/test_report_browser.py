@@ -1,7 +1,13 @@
-"""The HTML report of a real backtest, loaded in a real headless browser."""
+"""The HTML report of a real backtest, loaded in a real headless browser.
+
+The page is loaded as written, plus one probe script put at the top of its head: it
+records script errors and ``console.error`` calls, and once the charts say they are drawn
+it writes what it saw (errors, page width) onto ``<body>``, where ``--dump-dom`` shows it.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,55 +17,97 @@ from pathlib import Path
 import pytest
 
 from libra.backtest.api import run_backtest
-from libra.backtest.report import write_html
+from libra.backtest.report import write_run_report
+
+pytest.importorskip("plotly", reason="the interactive report needs the report extra (plotly)")
 
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage",
+    "--disable-dev-shm-usage", "--window-size=1400,1000", "--virtual-time-budget=15000",
 )
+PROBE = """<script>
+window.__errors = [];
+addEventListener("error", function (e) { __errors.push(String(e.message)); });
+(function () {
+  var original = console.error;
+  console.error = function () {
+    __errors.push(Array.prototype.join.call(arguments, " ")); original.apply(console, arguments);
+  };
+})();
+var __probe = setInterval(function () {
+  if (!document.body || document.body.dataset.charts !== "ready") return;
+  clearInterval(__probe);
+  document.body.dataset.errors = JSON.stringify(__errors);
+  document.body.dataset.width = String(document.documentElement.scrollWidth);
+}, 50);
+</script>"""
 
 
 class RenderedReport(HTMLParser):
-    """Read back what the browser built: chart points and trade-table rows."""
+    """Read back what the browser built: drawn charts, their markers, the tables."""
 
     def __init__(self, markup: str) -> None:
         super().__init__()
-        self.polylines: dict[str, int] = {}
-        self.trade_rows = 0
+        self.body: dict[str, str | None] = {}
+        self.charts: dict[str, int] = {}  # chart id -> drawn marker points
+        self.drawn: set[str] = set()
+        self.rows: dict[str, int] = {}
+        self.cells: dict[str, list[str]] = {}
         self.title = ""
-        self._svg: str | None = None
-        self._in_trades = self._in_body = self._in_title = False
+        self._chart: str | None = None
+        self._depth = 0
+        self._table: str | None = None
+        self._in_body = self._in_title = self._in_cell = False
         self.feed(markup)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
-        if tag == "svg":
-            self._svg = attributes.get("id")
-        elif tag == "polyline" and self._svg and "line" in (attributes.get("class") or ""):
-            self.polylines[self._svg] = len((attributes.get("points") or "").split())
-        elif tag == "table":
-            self._in_trades = attributes.get("id") == "trades"
+        classes = (attributes.get("class") or "").split()
+        if tag == "body":
+            self.body = attributes
+        elif tag == "div" and "plotly-chart" in classes:
+            self._chart, self._depth = attributes.get("id"), 0
+            self.charts[self._chart or ""] = 0
+        elif self._chart is not None:
+            if tag == "div":
+                self._depth += 1
+            if tag == "svg" and "main-svg" in classes:
+                self.drawn.add(self._chart)
+            if tag == "path" and "point" in classes:
+                self.charts[self._chart] += 1
+        if tag == "table":
+            self._table = attributes.get("id")
         elif tag == "tbody":
             self._in_body = True
-        elif tag == "tr" and self._in_trades and self._in_body:
-            self.trade_rows += 1
+        elif tag == "tr" and self._table and self._in_body:
+            self.rows[self._table] = self.rows.get(self._table, 0) + 1
+        elif tag == "td" and self._table and self._in_body:
+            self._in_cell = True
+            self.cells.setdefault(self._table, []).append("")
         elif tag == "h1":
             self._in_title = True
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "svg":
-            self._svg = None
+        if tag == "div" and self._chart is not None:
+            if self._depth == 0:
+                self._chart = None
+            else:
+                self._depth -= 1
         elif tag == "tbody":
             self._in_body = False
         elif tag == "table":
-            self._in_trades = False
+            self._table = None
+        elif tag == "td":
+            self._in_cell = False
         elif tag == "h1":
             self._in_title = False
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title += data
+        if self._in_cell and self._table:
+            self.cells[self._table][-1] += data
 
 
 def dump_dom(chromium: str, profile: Path, url: str) -> str:
@@ -82,13 +130,24 @@ def dump_dom(chromium: str, profile: Path, url: str) -> str:
 async def test_report_of_real_backtest_renders_in_browser(
     chromium: str, make_config, tmp_path: Path,
 ) -> None:  # fmt: skip
-    run = await run_backtest(make_config())
-    page = write_html(run.result, run.trades, run.equity, tmp_path / "report.html",
-                      title="sma_cross ETH/BTC")
+    config = make_config()
+    run = await run_backtest(config)
+    page = write_run_report(run, config, tmp_path / "report.html", title="sma_cross ETH/BTC")
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.read_text(encoding="utf-8").replace("<head>", f"<head>{PROBE}", 1),
+                      encoding="utf-8")
 
-    dom = RenderedReport(dump_dom(chromium, tmp_path / "profile", page.as_uri()))
+    dom = RenderedReport(dump_dom(chromium, tmp_path / "profile", probed.as_uri()))
 
     assert dom.title == "sma_cross ETH/BTC"
-    assert dom.polylines["equity-chart"] > 100
-    assert dom.polylines["drawdown-chart"] > 100
-    assert dom.trade_rows == len(run.trades) > 10
+    assert dom.body.get("data-charts") == "ready"
+    assert json.loads(dom.body.get("data-errors") or "null") == []
+    assert {"price-chart-0", "equity-chart", "drawdown-chart"} <= dom.drawn
+    # One entry and one exit marker per closed trade, drawn by plotly.js in the page
+    assert dom.charts["price-chart-0"] == 2 * len(run.trades) > 20
+    assert int(dom.body.get("data-width") or 0) <= 1_400  # nothing runs off the page
+    assert dom.rows["trades"] == len(run.trades)
+    assert set(dom.cells["trades"][12::14]) == {"cross_up"}  # entry tags
+    assert dom.rows["by-symbol"] == 1
+    assert dom.cells["by-symbol"][:2] == ["ETH/BTC", str(len(run.trades))]
+    assert dom.rows["by-month"] == 1

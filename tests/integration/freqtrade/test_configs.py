@@ -22,9 +22,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 async def test_backtest_config_trades_the_sample_strategy(freqtrade):
     run = await run_backtest(load_config(CONFIG / "freqtrade-backtest.toml"))
     strategy = run.kernel.strategies["ft-sample"]
-    assert len(strategy.closed_trades) == 13
-    assert len(run.trades) == 13
-    assert {t.exit_reason for t in strategy.closed_trades} == {"roi", "stop_loss"}
+    # 13 closed by the strategy, and the one still open when the data ends (force_exit)
+    assert len(strategy.closed_trades) == 14
+    assert len(run.trades) == 14
+    assert {t.exit_reason for t in strategy.closed_trades} == {"roi", "stop_loss", "force_exit"}
+    assert run.trades[-1].exit_tag == "force_exit"
 
 
 async def test_paper_config_trades_on_the_replay(freqtrade):

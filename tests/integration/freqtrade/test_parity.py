@@ -2,13 +2,14 @@
 
 Signals: the adapter analyses every closed candle in a rolling window; its entry and exit
 candles must equal freqtrade's ``advise_*`` over the whole history. Trades: a LIBRA backtest
-(paper venue filling at the next open) against ``freqtrade backtesting`` with the same
-fee, stake and precision. The differences that remain come from what a candle-close engine
-cannot know inside a candle; each is bounded below and explained in the adapter's docs.
+(paper venue filling at the next open) against ``freqtrade backtesting``, run for real with
+the same fee, stake and precision: trade by trade (open and close candle, rates, amount,
+exit reason). The only accepted differences are named below with their cause.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,42 +71,53 @@ async def test_per_candle_signals_equal_freqtrades_advise(freqtrade, candles, st
 
 
 def _compare(ours: list[Any], theirs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Count the trades equal to freqtrade's: same open and close candle, rates (to float
+    noise), exit reason; and the amounts within one lot step (1e-8)."""
     by_open = {datetime.fromtimestamp(t.open_time / 1e9, UTC): t for t in ours}
-    same, diffs = 0, []
+    same, amounts, diffs = 0, 0, []
     for trade in theirs:
         mine = by_open.get(trade["open_date"])
-        if trade["exit_reason"] == "force_exit":  # still open when the data ends
-            continue
         assert mine is not None, f"freqtrade trade at {trade['open_date']} missing in LIBRA"
         assert mine.open_rate == pytest.approx(trade["open_rate"], rel=1e-12)
+        amounts += abs(mine.amount - trade["amount"]) <= LOT_STEP
         close = datetime.fromtimestamp(mine.close_time / 1e9, UTC)
-        if close == trade["close_date"] and \
-                mine.close_rate == pytest.approx(trade["close_rate"], rel=1e-9):
+        if close == trade["close_date"] and mine.exit_reason == trade["exit_reason"] and \
+                mine.close_rate == pytest.approx(trade["close_rate"], rel=1e-12):
             same += 1
         else:
             diffs.append((trade, mine, close - trade["close_date"]))
-    return {"same": same, "diffs": diffs}
+    return {"same": same, "amounts": amounts, "diffs": diffs}
 
 
-@pytest.mark.parametrize(("name", "closed", "same", "late"),
-                         [("SampleStrategy", 13, 12, 1), ("LibraRoiStop", 169, 165, 0)])
+# The one accepted difference, a float-representation case: on 2018-01-22 the 20:00 candle
+# opens at its low, 0.09214001000000001 as a float. Both engines exit the 19:25 trade on
+# the exit signal at that open; freqtrade first rounds the price to the 1e-8 step, and
+# 0.09214001 is below the candle's float low, so its order fills one candle later, at the
+# same price. LIBRA's venue fills the market order at the open.
+FLOAT_CASES = {datetime(2018, 1, 22, 19, 25, tzinfo=UTC)}
+LOT_STEP = 1e-8 + 1e-15
+
+
+@pytest.mark.parametrize(("name", "trades", "float_cases"),
+                         [("SampleStrategy", 14, 0), ("LibraRoiStop", 170, 1)])
 async def test_trades_equal_freqtrade_backtesting(freqtrade, candles, reference_trades,
-                                                  strategy_folder, name, closed, same, late):
-    """Entries equal; exits equal but for the few a candle-close engine cannot take alike."""
+                                                  strategy_folder, name, trades, float_cases):
+    """Every trade equals freqtrade's, the one at the end (force_exit) included."""
     adapter = _adapter(name, strategy_folder(name), history=str(candles))
     await _backtest(adapter, candles)
     theirs = reference_trades(name)
-    assert len(adapter.closed_trades) == closed
-    assert len(theirs) == closed + 1  # freqtrade force-exits the trade open at the end
+    assert len(adapter.closed_trades) == len(theirs) == trades
+    assert theirs[-1]["exit_reason"] == adapter.closed_trades[-1].exit_reason == "force_exit"
     result = _compare(adapter.closed_trades, theirs)
-    assert result["same"] == same
-    assert adapter.book is not None
-    assert adapter.book.late_exits == late
+    assert result["amounts"] == trades  # sized from the entry fill, as freqtrade sizes them
+    assert result["same"] == trades - float_cases
+    assert {trade["open_date"] for trade, _, _ in result["diffs"]} <= FLOAT_CASES
     for trade, mine, delay in result["diffs"]:
-        # Same exit reason; at most one candle later; price within 0.6 %.
         assert mine.exit_reason == trade["exit_reason"]
-        assert timedelta(0) <= abs(delay) <= FIVE_MINUTES
-        assert mine.close_rate == pytest.approx(trade["close_rate"], rel=6e-3)
+        assert delay == -FIVE_MINUTES
+        assert mine.close_rate == pytest.approx(trade["close_rate"], rel=1e-12)
+    assert Counter(t.exit_reason for t in adapter.closed_trades) == \
+        Counter(t["exit_reason"] for t in theirs)
 
 
 async def test_trailing_and_custom_stoploss_follow_freqtrade(freqtrade, candles,
@@ -115,7 +127,12 @@ async def test_trailing_and_custom_stoploss_follow_freqtrade(freqtrade, candles,
     await _backtest(adapter, candles)
     theirs = reference_trades("LibraTrailing")
     result = _compare(adapter.closed_trades, theirs)
-    assert result["same"] >= 0.9 * len(adapter.closed_trades)
+    # 157 of 170: the others are trailing stops freqtrade raises with a candle's high and
+    # hits with the same candle's low; LIBRA's resting stop is the one set a candle
+    # before, so it exits one candle later (and the float case above).
+    assert len(adapter.closed_trades) == len(theirs) == 170
+    assert result["same"] == 157
+    assert result["amounts"] == 170
     for trade, mine, delay in result["diffs"]:
         assert mine.exit_reason == trade["exit_reason"]
         assert abs(delay) <= FIVE_MINUTES

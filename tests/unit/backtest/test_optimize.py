@@ -286,3 +286,20 @@ async def test_strategy_optimize_default_returns_best_params() -> None:
     assert [t["params"] for t in from_instance["trials"]] == [
         {"fast": 5, "slow": 40}, {"fast": 10, "slow": 40}]
     assert from_class == from_instance
+
+
+async def test_stored_grid_is_optunas_grid_sampler(tmp_path: Path) -> None:
+    """With storage, the grid's points come from Optuna's GridSampler: all of them, once
+    each, in an order its seed fixes."""
+    orders = []
+    for run in ("a", "b"):
+        storage = f"sqlite:///{tmp_path / f'{run}.db'}"
+        study = await optimize(study_config(storage=storage, seed=7))
+        orders.append([(t.params["fast"], t.params["slow"]) for t in study.trials])
+
+    assert orders[0] == orders[1]
+    assert sorted(orders[0]) == sorted(itertools.product([5, 10, 15], [40, 60]))
+    import optuna
+
+    loaded = optuna.load_study(study_name="libra.sma", storage=f"sqlite:///{tmp_path / 'a.db'}")
+    assert all("grid_id" in t.system_attrs for t in loaded.get_trials())

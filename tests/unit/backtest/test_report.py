@@ -141,7 +141,7 @@ def test_render_table_of_empty_result() -> None:
     table = render_table(compute_stats([]))
 
     assert table.splitlines()[0] == "Period: no data"
-    assert re.search(r"^Sharpe +n/a$", table, re.MULTILINE)
+    assert re.search(r"^Sharpe \(daily, annualised\) +n/a$", table, re.MULTILINE)
 
 
 def test_write_json_round_trips(tmp_path: Path) -> None:
@@ -164,7 +164,8 @@ def test_html_report_structure(tmp_path: Path) -> None:
     trades = [short_trade("10", tag="<script>alert(1)</script>"), short_trade("-2")]
     result = compute_stats(equity, trades)
 
-    path = write_html(result, trades, equity, tmp_path / "report.html", title="Run <1> & co")
+    path = write_html(result, trades, equity, tmp_path / "report.html", title="Run <1> & co",
+                      charts="svg")
 
     markup = path.read_text(encoding="utf-8")
     dom = ReportDom(markup)
@@ -183,7 +184,7 @@ def test_html_report_is_self_contained() -> None:
     equity = curve(100, 110, 99, 120)
     result = compute_stats(equity)
 
-    markup = render_html(result, [], equity)
+    markup = render_html(result, [], equity, charts="svg")
 
     assert "<script" not in markup
     assert not re.search(r"""(src|href)\s*=|@import|url\(|https?://(?!www\.w3\.org/2000/svg)""",
@@ -191,7 +192,7 @@ def test_html_report_is_self_contained() -> None:
 
 
 def test_html_report_of_empty_run() -> None:
-    dom = ReportDom(render_html(compute_stats([]), [], []))
+    dom = ReportDom(render_html(compute_stats([]), [], [], charts="svg"))
 
     assert dom.polylines == {}
     assert dom.svg_texts["equity-chart"] == ["No data"]
@@ -202,7 +203,7 @@ def test_html_report_of_empty_run() -> None:
 def test_html_chart_of_flat_curve() -> None:
     equity = curve(100, 100, 100)
 
-    dom = ReportDom(render_html(compute_stats(equity), [], equity))
+    dom = ReportDom(render_html(compute_stats(equity), [], equity, charts="svg"))
 
     equity_ys = {point.split(",")[1] for point in dom.polylines["equity-chart"]}
     assert len(equity_ys) == 1
@@ -213,7 +214,7 @@ def test_big_curve_is_downsampled_for_the_chart() -> None:
     equity = [(i, Decimal(1000 + (i % 97))) for i in range(50_000)]
     equity[31_337] = (31_337, Decimal(1))  # one deep, one-bar drawdown must stay visible
 
-    dom = ReportDom(render_html(compute_stats(equity), [], equity))
+    dom = ReportDom(render_html(compute_stats(equity), [], equity, charts="svg"))
 
     points = dom.polylines["equity-chart"]
     assert MAX_CHART_POINTS // 2 < len(points) <= MAX_CHART_POINTS
@@ -305,7 +306,8 @@ def eth_report(
     tmp_path: Path, eth_curve: list[tuple[int, Decimal]], eth_trades: list[TradeRecord]
 ) -> Path:
     result = compute_stats(eth_curve, eth_trades)
-    return write_html(result, eth_trades, eth_curve, tmp_path / "report.html", title="ETH/BTC 5m")
+    return write_html(result, eth_trades, eth_curve, tmp_path / "report.html", title="ETH/BTC 5m",
+                      charts="svg")
 
 
 @BROWSER_TIMEOUT

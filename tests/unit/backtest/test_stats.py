@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from decimal import Decimal
 
 import pytest
@@ -208,10 +209,27 @@ def test_periods_per_year_from_median_spacing() -> None:
     assert infer_periods_per_year([]) is None
 
 
-def test_compute_stats_infers_periods_per_year() -> None:
+def test_ratios_come_from_daily_returns_by_default() -> None:
+    """Five-minute marks swing by 5 within each day; only each day's last equity counts."""
+    closes = [105, 110, 99, 108.9]
+    points = [(day * NS_PER_DAY + i * FIVE_MINUTES,
+               Decimal(str(close if i == 287 else 100 + (i % 2) * 5)))
+              for day, close in enumerate(closes) for i in range(288)]
+
+    result = compute_stats(points)
+
+    daily = [105 / 100 - 1, 110 / 105 - 1, 99 / 110 - 1, 108.9 / 99 - 1]
+    expected = statistics.mean(daily) / statistics.stdev(daily) * math.sqrt(365)
+    assert result.periods_per_year == 365
+    assert result.sharpe == pytest.approx(expected)
+
+
+def test_intraday_curve_has_no_daily_ratio() -> None:
     result = compute_stats(curve(100, 101, 99, 102, step_ns=FIVE_MINUTES))
 
-    assert result.periods_per_year == 105_120
+    assert result.sharpe is None
+    assert result.sortino is None
+    assert result.total_return == pytest.approx(0.02)
 
 
 def test_trade_statistics() -> None:

@@ -47,10 +47,14 @@ def test_nearer_stop_rests_a_stop_order(book):
     assert order == ExitOrder("stop", "stop_loss", trade.stop_loss)
 
 
-def test_target_already_passed_exits_at_market(book):
+def test_target_already_passed_still_rests_at_its_price(book):
+    """A "next_open" venue fills it within the next candle, at the ROI price as freqtrade."""
     trade = _open(book)
     order = book.protective_order(trade, OPEN + 4 * FIVE, 0.1015, enter_signal=False)
-    assert order == ExitOrder("market", "roi")
+    assert order is not None
+    assert (order.kind, order.reason) == ("limit", "roi")
+    assert order.price is not None
+    assert order.price < 0.1015
 
 
 def test_candle_through_the_stop_is_a_stoploss_exit(book):
