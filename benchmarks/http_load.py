@@ -1,6 +1,7 @@
 """HTTP load on the daemon's API while its kernel streams a replay at full speed.
 
 Run: python benchmarks/http_load.py [--duration 30] [--rate 1000] [--baseline 10]
+     python benchmarks/http_load.py --sse 4 [--duration 10] [--rounds 3]
 
 The daemon (this process, on uvloop) replays bundled BTC/USD bars in a loop at
 speed 0 into ``sma_cross``, with its OpsService HTTP server on 127.0.0.1. First
@@ -9,6 +10,12 @@ process sends ``--rate`` requests per second (alternating ``GET /metrics`` and
 ``GET /api/status``, open loop, at most ``rate * duration`` requests) for
 ``--duration`` seconds while the throughput is measured again (``--paths`` picks
 other endpoints, e.g. ``/healthz`` to measure aiohttp's own cost).
+
+``--sse 4`` measures the status page instead: 4 clients in a separate process hold
+``GET /api/stream`` open and read every snapshot, while the kernel's throughput is
+measured without and with them, alternately, ``--rounds`` times (the machine may be
+shared and noisy: compare the medians, and the events per CPU-second of the daemon,
+which other processes taking the cores do not move). The goal is a drop of at most 10 %.
 Prints one figure per line as ``label: value unit``.
 """
 
@@ -79,6 +86,42 @@ def run_client(url: str, rate: float, duration: float, paths: list[str]) -> None
     print(json.dumps(result), flush=True)
 
 
+async def _stream_client(url: str, streams: int, duration: float) -> dict[str, Any]:
+    """Hold ``streams`` status streams open for ``duration`` s, reading every event."""
+    import aiohttp
+
+    counts = [0] * streams
+    received = 0
+
+    async def read(response: aiohttp.ClientResponse, index: int) -> None:
+        nonlocal received
+        async for line in response.content:
+            received += len(line)
+            if line.startswith(b"event: snapshot"):
+                counts[index] += 1
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
+        responses = [await session.get(url + "/api/stream") for _ in range(streams)]
+        assert all(r.status == 200 for r in responses), [r.status for r in responses]
+        readers = [asyncio.ensure_future(read(r, i)) for i, r in enumerate(responses)]
+        while min(counts) < 1:  # noqa: ASYNC110 (every stream has its first snapshot)
+            await asyncio.sleep(0.01)
+        print("started", flush=True)
+        await asyncio.sleep(duration)
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        for response in responses:
+            response.close()
+    return {"snapshots": counts, "bytes": received}
+
+
+def run_stream_client(url: str, streams: int, duration: float) -> None:
+    from libra.cli import run_async
+
+    print(json.dumps(run_async(_stream_client(url, streams, duration))), flush=True)
+
+
 # -- the daemon (this process) -----------------------------------------------------------------
 
 
@@ -144,6 +187,72 @@ async def _daemon(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_alone": cpu_alone, "cpu_loaded": cpu_loaded}
 
 
+async def _page_rounds(args: argparse.Namespace) -> dict[str, Any]:
+    """Alternate: kernel throughput alone, then with ``args.sse`` open status streams."""
+    from libra.core.kernel import TradingKernel
+    from libra.observability.service import OpsService
+
+    kernel = TradingKernel(daemon_config())
+    await kernel.start()
+    ops = OpsService(kernel)
+    await ops.start()
+    assert ops.http is not None
+    live = ops.http.live
+    alone: list[tuple[float, float]] = []
+    streaming: list[tuple[float, float]] = []
+    clients: list[dict[str, Any]] = []
+    try:
+        await asyncio.sleep(1.0)  # warm-up
+        for _ in range(args.rounds):
+            alone.append(await _events_per_second(kernel, args.duration))
+            client = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--stream-client", f"http://127.0.0.1:{ops.port}",
+                "--sse", str(args.sse), "--duration", str(args.duration),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            assert client.stdout is not None
+            await client.stdout.readline()  # "started": every stream is open and reading
+            streaming.append(await _events_per_second(kernel, args.duration))
+            clients.append(json.loads(await client.stdout.readline()))
+            await client.wait()
+    finally:
+        await ops.stop()
+        await kernel.stop()
+    render = live.render_seconds / live.renders if live.renders else 0.0
+    return {"alone": alone, "streaming": streaming, "clients": clients, "render": render}
+
+
+def page_report(args: argparse.Namespace) -> None:
+    from libra.cli import run_async
+
+    result = run_async(_page_rounds(args))
+    alone = [rate for rate, _ in result["alone"]]
+    streaming = [rate for rate, _ in result["streaming"]]
+    for i, (a, b) in enumerate(zip(alone, streaming, strict=True), 1):
+        print(f"round {i} kernel throughput without page: {a:.0f} events/s")
+        print(f"round {i} kernel throughput with {args.sse} streams: {b:.0f} events/s")
+    without, with_page = statistics.median(alone), statistics.median(streaming)
+    print(f"kernel throughput without page (median): {without:.0f} events/s")
+    print(f"kernel throughput with {args.sse} status streams (median): {with_page:.0f} events/s")
+    print(f"kernel throughput drop with status page: {100 * (1 - with_page / without):.1f} %")
+    # Events per second of the daemon's own CPU: what the page costs, less the noise of
+    # other processes taking the cores (the wall-clock figures above include it).
+    per_cpu = [statistics.median(rate / cpu for rate, cpu in result[key] if cpu)
+               for key in ("alone", "streaming")]
+    print(f"kernel events per cpu-second without page (median): {per_cpu[0]:.0f} events/s")
+    print(f"kernel events per cpu-second with {args.sse} streams (median): "
+          f"{per_cpu[1]:.0f} events/s")
+    print(f"kernel cpu efficiency drop with status page: "
+          f"{100 * (1 - per_cpu[1] / per_cpu[0]):.1f} %")
+    snapshots = [n for c in result["clients"] for n in c["snapshots"]]
+    print(f"snapshots per stream: {statistics.median(snapshots) / args.duration:.2f} /s")
+    per_second = statistics.median(c["bytes"] for c in result["clients"]) / args.duration
+    print(f"stream bytes to {args.sse} clients: {per_second / 1024:.1f} KiB/s")
+    # Noise-free: what the page costs the loop, whatever else the machine runs.
+    print(f"status page render time: {result['render'] * 1e3:.2f} ms/snapshot")
+    print(f"status page loop share at 1 snapshot/s: {result['render'] * 100:.2f} %")
+
+
 def topic_counter_ns(n: int = 1_000_000) -> float:
     """Return the cost of the per-topic metrics handler on one bar event, in ns."""
     from decimal import Decimal
@@ -170,15 +279,26 @@ def main() -> None:
     parser.add_argument("--baseline", type=float, default=10.0)
     parser.add_argument("--paths", type=lambda text: text.split(","), default=list(PATHS),
                         help="comma-separated paths, requested in turn")
+    parser.add_argument("--sse", type=int, default=0, metavar="STREAMS",
+                        help="measure the status page: this many open /api/stream clients")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --sse: alternations of without / with the streams")
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--stream-client", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
         run_client(args.client, args.rate, args.duration, args.paths)
+        return
+    if args.stream_client:
+        run_stream_client(args.stream_client, args.sse, args.duration)
         return
     from libra.cli import run_async
     from libra.observability.logging import configure_logging
 
     configure_logging(level="warning", fmt="json", kernel="http-load", stream=sys.stderr)
+    if args.sse:
+        page_report(args)
+        return
     result = run_async(_daemon(args))
     client = result["client"]
     drop = 100 * (1 - result["loaded"] / result["alone"]) if result["alone"] else 0.0

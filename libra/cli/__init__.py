@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Sequence
 
 from libra import __version__
-from libra.cli import backtest, ctl, daemon, state
+from libra.cli import backtest, check, ctl, daemon, data, fleet, new, state
 from libra.cli._runtime import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="libra", description="LIBRA trading daemon")
     parser.add_argument("--version", action="version", version=f"libra {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (daemon, backtest, state, ctl):
+    for group in (daemon, backtest, data, state, ctl, fleet, check, new):
         group.register(sub)
     parser.set_defaults(func=show_help(parser))
     return parser

@@ -196,14 +196,23 @@ def render_status(data: dict[str, Any], max_positions: int = 8) -> str:
     lines.append(f"open orders: {data.get('open_orders', 0)}")
     positions = data.get("positions", {})
     lines.append(f"positions: {len(positions)}")
-    for key, p in list(positions.items())[:max_positions]:
-        lines.append(f"  {key.replace(':', ' ', 1)}: quantity {p.get('quantity')} @ "
-                     f"{p.get('avg_entry_price')}, realized PnL {p.get('realized_pnl')}, "
-                     f"unrealized PnL {p.get('unrealized_pnl')}")
+    rows = [[*key.split(":", 1), str(p.get("quantity")), str(p.get("avg_entry_price")),
+             str(p.get("realized_pnl")), str(p.get("unrealized_pnl")), str(p.get("fees")),
+             str(p.get("currency", ""))]
+            for key, p in list(positions.items())[:max_positions]]
+    if rows:
+        # Imported here: ``ctl health``, the container's health check, stays light.
+        from libra.cli._tables import render_table
+
+        lines.append(render_table(_POSITION_COLUMNS, rows, numeric=_POSITION_COLUMNS[2:7]))
     if len(positions) > max_positions:
         lines.append(f"  ... {len(positions) - max_positions} more (--json shows all)")
-    lines.append(f"PnL: {data.get('pnl')}")
+    lines.append(f"PnL: {data.get('pnl')} {data.get('pnl_currency', '')}".rstrip())
     return "\n".join(lines)
+
+
+_POSITION_COLUMNS = ("strategy", "symbol", "quantity", "entry price", "realized PnL",
+                     "unrealized PnL", "fees", "currency")
 
 
 def _print(body: str, stream: Any) -> None:

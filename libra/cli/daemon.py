@@ -69,6 +69,7 @@ def register(sub: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from libra.cli.preflight import preflight
     from libra.kernel import TradingKernel
+    from libra.observability.notify import notify_services
     from libra.observability.service import ops_service
 
     try:
@@ -79,6 +80,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         configure(config, args.log_format, args.log_level)
         preflight(config, http=config.environment != "backtest", state=True)
         services = [] if config.environment == "backtest" else [ops_service(Path(args.config))]
+        if config.fleet is not None and config.environment != "backtest":
+            from libra.fleet.service import fleet_service  # only then is nats imported
+
+            services.append(fleet_service(config))
+        services[:0] = notify_services(config)  # started first, stopped last
         kernel = TradingKernel(config, services=services)
         kernel.config_path = Path(args.config)
         kernel.build()
@@ -136,12 +142,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(plugins, indent=2))
         return EXIT_OK
+    from libra.cli._tables import render_table
+
     for kind, entries in plugins.items():
         print(f"{kind} plugins:")
+        rows = [[e["name"], e["version"], "unavailable" if e["unavailable"] else "ok",
+                 e["class"], e["distribution"] or "-", e["description"]] for e in entries]
+        print(render_table(("name", "version", "status", "class", "package", "description"),
+                           rows))
         for e in entries:
-            author = f" by {e['author']}" if e["author"] else ""
-            print(f"  {e['name']:<20} {e['version']:<10} {e['description']}{author}")
-            print(f"  {'':<20} {e['class']} ({e['distribution'] or 'unknown distribution'})")
             for why in e["unavailable"]:
-                print(f"  {'':<20} unavailable: {why}")
+                print(f"  {e['name']} unavailable: {why}")
     return EXIT_OK

@@ -48,6 +48,10 @@ def preflight(config: KernelConfig, *, http: bool, state: bool) -> None:
     where = f"{config.source_path}: " if config.source_path else ""
     _check_something_to_run(config, where)
     _check_requirements(config, where)
+    if config.notify.targets and config.environment != "backtest":  # a backtest notifies no one
+        from libra.observability.notify import check_notify  # only then is apprise loaded
+
+        check_notify(config.notify, where)
     try:
         gateways, _ = build_all(config)
     except (ConfigError, PluginError) as exc:
@@ -57,7 +61,8 @@ def preflight(config: KernelConfig, *, http: bool, state: bool) -> None:
     for index, cfg in enumerate(config.gateways):
         options = getattr(gateways.get(cfg.id), "options", None)
         if cfg.enabled and isinstance(options, PaperGatewayConfig):
-            provided[cfg.id] = _check_replay_data(options, index, where)
+            provided[cfg.id] = _check_replay_data(options, index, where,
+                                                  _strategy_symbols(config, cfg.id))
     _check_symbols(config, provided, where)
     if state:
         _check_state_path(config.kernel.state_path, where)
@@ -153,9 +158,29 @@ def _extra_for(requirement: str) -> str | None:
 # --- market data files ------------------------------------------------------------------------
 
 
-def _replay_fields(index: int, data: PaperDataConfig) -> Iterator[tuple[str, ReplayFileConfig]]:
+def _strategy_symbols(config: KernelConfig, gateway_id: str) -> list[str]:
+    """Return the symbols of the enabled strategies trading on ``gateway_id``."""
+    enabled = [g.id for g in config.gateways if g.enabled]
+    symbols: list[str] = []
+    for strategy in config.strategies:
+        if strategy.enabled and _gateway_of(strategy, enabled) == gateway_id:
+            symbols += [s for s in strategy.symbols if s not in symbols]
+    return symbols
+
+
+def _replay_fields(index: int, data: PaperDataConfig, symbols: list[str], where: str
+                   ) -> Iterator[tuple[str, ReplayFileConfig]]:
     base = f"gateways[{index}].data"
-    files = data.replay_files()
+    try:
+        files = data.replay_files(symbols)
+    except ConfigError as exc:  # a dataset that is not downloaded: say which and how
+        field = f"gateways[{index}].{exc.field}" if exc.field else base
+        raise ConfigError(f"{where}{str(exc).replace('field data.', f'field {base}.', 1)}",
+                          field=field) from None
+    if data.exchange is not None:
+        datasets = len(files) - len(data.files)
+        yield from ((f"{base}.exchange", spec) for spec in files[:datasets])
+        files = files[datasets:]
     offset = 1 if data.path else 0
     for position, spec in enumerate(files):
         if data.path and position == 0:
@@ -164,7 +189,8 @@ def _replay_fields(index: int, data: PaperDataConfig) -> Iterator[tuple[str, Rep
             yield f"{base}.files[{position - offset}].path", spec
 
 
-def _check_replay_data(options: PaperGatewayConfig, index: int, where: str) -> set[str] | None:
+def _check_replay_data(options: PaperGatewayConfig, index: int, where: str,
+                       strategy_symbols: list[str]) -> set[str] | None:
     """Load each replay file as the venue will; return the symbols they provide.
 
     ``None``: the venue replays nothing (any subscribed symbol may come from elsewhere).
@@ -173,7 +199,7 @@ def _check_replay_data(options: PaperGatewayConfig, index: int, where: str) -> s
     if data.source != "replay":
         return None
     symbols: set[str] = set()
-    for field, spec in _replay_fields(index, data):
+    for field, spec in _replay_fields(index, data, strategy_symbols, where):
         # The symbol the venue gives a file's events (PaperGateway.connect).
         symbol = spec.symbol or options.default_replay_symbol()
         if symbol is None:

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from libra.cli._runtime import fail, load
+from libra.cli._tables import render_table
+from libra.core.clock import iso_utc
 from libra.core.errors import ConfigError, StateStoreError
+from libra.model.numbers import display
 from libra.persistence.schema import connect_read_only
 from libra.persistence.state import LoadedState, read_state
 from libra.persistence.venue import VenueState, read_venue_states
@@ -215,19 +217,20 @@ def _cell(value: Any, column: str = "") -> str:
     return "-" if value is None else str(value)
 
 
-def iso_utc(ns: int | None) -> str:
-    """Return nanoseconds since the epoch as ISO 8601 UTC with milliseconds (``...00.123Z``)."""
-    if ns is None:
-        return "-"
-    seconds, rest = divmod(ns, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{rest // 1_000_000:03d}Z"
+#: Columns holding numbers: right-aligned, and shown at their precision (never ``0E-8``).
+_NUMERIC = frozenset({"quantity", "price", "filled_quantity", "avg_fill_price", "fee",
+                      "avg_entry_price", "realized_pnl", "fees", "amount", "balance",
+                      "reserved", "filled"})
 
 
 def _table(columns: tuple[str, ...], rows: list[list[str]]) -> str:
-    if not rows:
-        return "  (none)"
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
-    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(line.rstrip() for line in lines)
+    return render_table(columns, [[_number(v) if c in _NUMERIC else v
+                                   for c, v in zip(columns, row, strict=True)] for row in rows],
+                        numeric=[c for c in columns if c in _NUMERIC])
+
+
+def _number(text: str) -> str:
+    try:
+        return display(Decimal(text)) or text
+    except ArithmeticError:  # "-" for none, or text that is not a number: shown as it is
+        return text

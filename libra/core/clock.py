@@ -17,6 +17,7 @@ import asyncio
 import heapq
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
@@ -34,6 +35,15 @@ class TimeEvent(Record, frozen=True, gc=False):
 
 
 TimerCallback = Callable[[TimeEvent], None]
+
+
+def iso_utc(ns: int | None) -> str:
+    """Return nanoseconds since the epoch as ISO 8601 UTC with milliseconds (``...00.123Z``)."""
+    if ns is None:
+        return "-"
+    seconds, rest = divmod(ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{rest // 1_000_000:03d}Z"
 
 
 class Clock(Protocol):

@@ -32,7 +32,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from libra.core.errors import ConfigError
 from libra.core.redaction import REDACTED, SECRET_KEY, register_secrets, scrub
@@ -172,6 +180,122 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+#: A NATS subject token: the fleet's and, in a fleet, the kernel's name.
+SUBJECT_TOKEN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class FleetSection(LibraModel):
+    """How the daemon joins a fleet over NATS JetStream (``libra.fleet``, docs/fleet.md)."""
+
+    servers: list[Annotated[str, Field(pattern=r"^(nats|tls)://\S+$", max_length=500)]] = Field(
+        default_factory=lambda: ["nats://127.0.0.1:4222"], min_length=1, max_length=32)
+    name: str = Field(pattern=SUBJECT_TOKEN, description="the fleet: libra.<name>.> subjects")
+    user: str | None = Field(None, min_length=1, max_length=256)
+    password: SecretStr | None = None
+    creds_file: str | None = Field(None, min_length=1, description="NATS .creds file path")
+    buffer_size: int = Field(10_000, ge=10, le=10_000_000, description=(
+        "events kept while NATS is unreachable; past it the oldest are dropped and counted"))
+    publish_window: int = Field(256, ge=1, le=100_000, description="unacknowledged publishes")
+    command_max_age: float = Field(5.0, gt=0, le=300, description=(
+        "seconds a signed command stays valid (clock skew included)"))
+    heartbeat_interval: float = Field(2.0, ge=0.1, le=3600)
+    stream_max_age: float = Field(86_400.0, gt=0, le=31_536_000, description=(
+        "seconds the stream keeps an event (retention when the daemon creates the stream)"))
+    stream_max_bytes: int = Field(1_073_741_824, gt=0, description="bytes the stream keeps")
+    stream_replicas: int = Field(1, ge=1, le=5, description=(
+        "copies of the stream in a NATS cluster (3 in a three-node cluster)"))
+    connect_timeout: float = Field(2.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _check_credentials(self) -> FleetSection:
+        if (self.user is None) != (self.password is None):
+            raise ValueError("user and password go together")
+        if self.creds_file is not None and self.user is not None:
+            raise ValueError("give user/password or creds_file, not both")
+        return self
+
+
+#: What a notification target may receive (``[notify]``, docs/operations.md).
+NotifyEvent = Literal["fill", "strategy", "risk", "gateway", "error", "summary"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = typing.get_args(NotifyEvent)
+_HH_MM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+# Pieces of an apprise URL that are credentials whatever the service: a bot token in the
+# host (``tgram://123:AAH.../chat``), a webhook token in the path, a password.
+_URL_PIECES = re.compile(r"[/:@?&=#]+")
+_TOKEN_LENGTH = 16
+
+
+class NotifyTarget(LibraModel):
+    """One place notifications go: an apprise URL and the events it receives."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)
+    url: SecretStr = Field(description="apprise URL (tgram://, discord://, json://, ...)")
+    events: list[NotifyEvent] = Field(
+        default_factory=lambda: list(NOTIFY_EVENTS), min_length=1, max_length=len(NOTIFY_EVENTS))
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        # Known from here on: an error or a log line that quotes the URL shows none of it.
+        register_secrets(_url_secrets(url))
+        if "://" not in url or url.startswith("://"):
+            raise ValueError("expected an apprise URL (scheme://...), e.g. tgram://TOKEN/CHAT_ID")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _check_events(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("an event is listed twice")
+        return value
+
+
+def _url_secrets(url: str) -> set[str]:
+    """Return the URL and every piece of it long enough to be a token or a password."""
+    found = {url}
+    rest = url.partition("://")[2]
+    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+    if ":" in userinfo:
+        found.add(userinfo.split(":", 1)[1])
+    # A dotted piece is a host name: known to everyone, and scrubbing it would garble logs.
+    found.update(p for p in _URL_PIECES.split(rest) if len(p) >= _TOKEN_LENGTH and "." not in p)
+    return found
+
+
+class NotifyConfig(LibraModel):
+    """Where notifications go (``[notify]``); no target: nothing is sent or imported."""
+
+    targets: list[NotifyTarget] = Field(default_factory=list, max_length=64)
+    daily_summary_at: str = Field("00:00", description=(
+        "HH:MM, UTC: when targets with the summary event get the day's summary"))
+    queue_size: int = Field(1000, ge=1, le=1_000_000, description=(
+        "notifications waiting per target; past it new ones are dropped and counted"))
+    send_timeout: float = Field(10.0, gt=0, le=300, description="seconds one send may take")
+    stop_timeout: float = Field(5.0, ge=0, le=300, description=(
+        "seconds the stop waits for queued notifications before dropping them"))
+    error_interval: float = Field(60.0, gt=0, le=MAX_SECONDS, description=(
+        "seconds between two error notifications of the same kind (a storm sends one)"))
+
+    @field_validator("daily_summary_at")
+    @classmethod
+    def _check_time(cls, value: str) -> str:
+        if not _HH_MM.match(value):
+            raise ValueError("expected HH:MM in UTC, 00:00 to 23:59")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> NotifyConfig:
+        _unique([t.name for t in self.targets], "notify.targets")
+        return self
+
+    @property
+    def summary_time(self) -> tuple[int, int]:
+        """Return ``daily_summary_at`` as (hour, minute)."""
+        hour, minute = self.daily_summary_at.split(":")
+        return int(hour), int(minute)
+
+
 class BacktestSection(LibraModel):
     """What ``libra backtest`` runs over and writes."""
 
@@ -184,6 +308,9 @@ class BacktestSection(LibraModel):
     report: str | None = Field(None, description="path of the HTML report")
     json_path: str | None = Field(None, alias="json", description="path of the JSON results")
     periods_per_year: float | None = Field(None, gt=0, le=100_000_000)
+    force_exit: bool = Field(
+        True, description="close positions still open at the end at the last bar's open "
+                          "(exit tag force_exit), as freqtrade does; false leaves them open")
 
 
 class ParamSpec(LibraModel):
@@ -238,6 +365,8 @@ class KernelConfig(LibraModel):
     http: HttpConfig = Field(default_factory=HttpConfig)
     backtest: BacktestSection = Field(default_factory=BacktestSection)
     optimize: OptimizeSection = Field(default_factory=OptimizeSection)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    fleet: FleetSection | None = None
 
     @model_validator(mode="after")
     def _check_references(self) -> KernelConfig:

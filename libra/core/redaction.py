@@ -42,7 +42,11 @@ _SECRET_ASSIGNMENT = re.compile(
 _SECRET_ITEM = re.compile(
     rf"(?P<key>(?P<q>['\"]){_SECRET_WORD}(?P=q)\s*:\s*(?P<q2>['\"]))(?P<value>[^'\"]+)(?P=q2)",
     re.IGNORECASE)
-_BEARER = re.compile(r"(?P<scheme>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{4,}", re.IGNORECASE)
+# ``Bearer <credential>`` in a header echoed back: a credential has a digit or is long, so
+# prose such as "missing bearer token" stays readable.
+_BEARER = re.compile(
+    r"(?P<scheme>\b(?:Bearer|Basic)\s+)"
+    r"(?=[A-Za-z._~+/=-]*[0-9]|[A-Za-z0-9._~+/=-]{16})[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 
 
 class _Registry:

@@ -12,8 +12,8 @@ flatten) in one place, so that every door (HTTP, CLI, tests) does the same thing
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import structlog
 
@@ -23,6 +23,7 @@ from libra.core.config import KernelConfig
 from libra.core.lifecycle import Component, ComponentState
 from libra.kernel.runner import StrategyRunner
 from libra.kernel.signals import KernelSignals
+from libra.model.numbers import display
 from libra.model.orders import Order, OrderStatus
 from libra.plugins.base import GatewayPlugin, StrategyPlugin
 from libra.trading.execution import ExecutionEngine
@@ -90,7 +91,7 @@ class OperatorActions:
                               positions=len({(o.strategy_id, o.symbol) for o in closing}))
         await engine.flush()
         await self._until(lambda: all(o.is_closed for o in closing), wait / 2)
-        left = [{"strategy_id": p.strategy_id, "symbol": p.symbol, "quantity": str(p.quantity)}
+        left = [{"strategy_id": p.strategy_id, "symbol": p.symbol, "quantity": display(p.quantity)}
                 for p in engine.portfolio.positions(open_only=True)]
         return {"ok": cancels["ok"] and not left, "cancel_requested": cancels["cancel_requested"],
                 "still_open": cancels["still_open"],
@@ -121,8 +122,8 @@ class OperatorActions:
 
 def _close_report(order: Order) -> dict[str, Any]:
     return {"strategy_id": order.strategy_id, "symbol": order.symbol,
-            "client_order_id": order.client_order_id, "quantity": str(order.quantity),
-            "filled_quantity": str(order.filled_quantity), "status": order.status.value,
+            "client_order_id": order.client_order_id, "quantity": display(order.quantity),
+            "filled_quantity": display(order.filled_quantity), "status": order.status.value,
             "reason": order.reason}
 
 
@@ -140,6 +141,7 @@ class KernelControl(Protocol):
     trading: ExecutionEngine
     actions: OperatorActions
     signals: KernelSignals
+    services: list[Component]
 
     @property
     def state(self) -> ComponentState: ...
@@ -162,3 +164,23 @@ class KernelControl(Protocol):
 
 #: Builds a service (HTTP API, metrics, ...) around a kernel; see ``TradingKernel``.
 ServiceFactory = Callable[[KernelControl], Component]
+
+
+@runtime_checkable
+class LinkReporter(Protocol):
+    """A service holding a link to the outside (the fleet) that reports how it is doing.
+
+    ``link_report()`` returns JSON-safe data with at least ``connected`` (bool) and the
+    counters ``buffered``, ``published`` and ``dropped``: the kernel shows it in its
+    status and heartbeat, the metrics export it. A link is never part of readiness.
+    """
+
+    name: str
+
+    def link_report(self) -> dict[str, Any]: ...
+
+
+def link_reports(services: Iterable[object]) -> dict[str, dict[str, Any]]:
+    """Return each linked service's ``link_report()`` by service name."""
+    return {service.name: service.link_report() for service in services
+            if isinstance(service, LinkReporter)}

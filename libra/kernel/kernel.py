@@ -23,12 +23,13 @@ import structlog
 
 from libra.core.bus import MessageBus
 from libra.core.cache import Cache
-from libra.core.clock import LiveClock, ReplayClock, SimulatedClock, TimeEvent
+from libra.core.clock import LiveClock, ReplayClock, SimulatedClock, TimeEvent, iso_utc
 from libra.core.config import KernelConfig
 from libra.core.errors import LifecycleError, StateStoreError
 from libra.core.lifecycle import BaseComponent, Component, ComponentState
+from libra.gateways.paper import PaperGateway
 from libra.kernel.builder import build_all
-from libra.kernel.control import OperatorActions, ServiceFactory
+from libra.kernel.control import OperatorActions, ServiceFactory, link_reports
 from libra.kernel.gateways import GatewayComponent
 from libra.kernel.lockstep import Lockstep, only_replays
 from libra.kernel.runner import StrategyRunner
@@ -177,6 +178,8 @@ class TradingKernel(BaseComponent):
                 params=params,
             )
         for gateway_id, gateway in gateways.items():
+            if isinstance(gateway, PaperGateway):  # a replay of datasets loads these at connect
+                gateway.expected_symbols = self._symbols_for(gateway_id)
             self.trading.add_gateway(gateway_id, gateway)
             gateway.bind(self.bus.publish_event, self.trading.on_order_event, self.clock,
                          settled=self.lockstep.settled)
@@ -378,24 +381,26 @@ class TradingKernel(BaseComponent):
         last_seen, last_at = self._heartbeat_last
         self._heartbeat_last = (seen, at)
         rate = (seen - last_seen) / (at - last_at) if at > last_at else 0.0
-        self._log.info(
-            "kernel.heartbeat",
-            events_per_second=round(rate, 1),
-            events=seen,
-            gateways={gid: self._gateway_status(gid, g) for gid, g in self.gateways.items()},
-            strategies={sid: r.stats() for sid, r in self.runners.items()},
-            **self.trading.summary(),
-        )
+        # In a replay the kernel's clock is the data's: that is the market time to show.
+        market = {"market_time": iso_utc(self.clock.timestamp_ns())} \
+            if isinstance(self.clock, ReplayClock) else {}
+        self._log.info("kernel.heartbeat", events_per_second=round(rate, 1), events=seen,
+                       **market, **self._observed())
 
     def status(self) -> dict[str, Any]:
         """Return plain data describing the running kernel (for APIs and tests)."""
+        return {"name": self.name, "state": self.state.value,
+                "environment": self.environment, **self._observed()}
+
+    def _observed(self) -> dict[str, Any]:
+        """Return what the heartbeat and the status share: gateways, strategies, orders,
+        positions, PnL and, for services linked to the outside (the fleet), ``links``."""
+        links = link_reports(self.services)
         return {
-            "name": self.name,
-            "state": self.state.value,
-            "environment": self.environment,
             "gateways": {gid: self._gateway_status(gid, g) for gid, g in self.gateways.items()},
             "strategies": {sid: r.stats() for sid, r in self.runners.items()},
             **self.trading.summary(),
+            **({"links": links} if links else {}),
         }
 
     def _gateway_status(self, gateway_id: str, gateway: GatewayPlugin) -> dict[str, Any]:

@@ -105,3 +105,55 @@ def decimal_places(step: Decimal) -> int:
 def to_plain_string(value: Decimal) -> str:
     """Return ``value`` in plain notation for venues and files (``1E-8`` -> ``"0.00000001"``)."""
     return f"{value:f}"
+
+
+#: Digits after the point a number is shown with when no step says otherwise.
+DISPLAY_PLACES = 8
+#: Currencies whose amounts are shown with two decimals; any other (BTC, ETH, ...) with
+#: ``DISPLAY_PLACES``. Fiat and the stablecoins pegged to it.
+_CENTS = frozenset({
+    "USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SGD", "HKD", "TRY", "BRL", "MXN",
+    "ZAR", "PLN", "SEK", "NOK", "DKK", "CZK", "HUF", "INR", "CNY", "CNH", "RUB", "UAH",
+    "USDT", "USDC", "BUSD", "TUSD", "DAI", "FDUSD", "USDP", "PYUSD", "USDE", "EURC", "EURT",
+})
+_WHOLE = frozenset({"JPY", "KRW", "IDR", "VND", "CLP"})
+
+
+def currency_places(currency: str | None) -> int:
+    """Return how many decimals an amount of ``currency`` is shown with (USD 2, BTC 8)."""
+    code = (currency or "").upper()
+    if code in _WHOLE:
+        return 0
+    return 2 if code in _CENTS else DISPLAY_PLACES
+
+
+def display(value: Decimal | None, step: Decimal | None = None) -> str | None:
+    """Return a price or quantity as people read it: at ``step``'s precision, plain.
+
+    Rounded to the digits ``step`` has (``DISPLAY_PLACES`` without one), then trailing
+    zeros cut: ``Decimal("0E-8")`` is ``"0"``, ``0.05000000`` is ``"0.05"``, never an
+    exponent or twenty digits. ``None`` stays ``None``.
+    """
+    if value is None:
+        return None
+    if not value.is_finite():
+        return str(value)
+    places = DISPLAY_PLACES if step is None else decimal_places(step)
+    text = f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def display_money(value: Decimal | None, currency: str | None = None) -> str | None:
+    """Return an amount of ``currency`` at that currency's precision (``-3.61`` USD).
+
+    Unlike :func:`display` the zeros stay (``1.50``): amounts line up and read as money.
+    """
+    if value is None:
+        return None
+    if not value.is_finite():
+        return str(value)
+    places = currency_places(currency)
+    text = f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text

@@ -10,6 +10,10 @@ with a wrong one; 403 when no token is configured, which disables them):
 ``POST /api/strategies/{id}/{stop,start,resume}``. Every control request is logged
 (``control.applied`` / ``control.refused``) with the client's address.
 
+``GET /`` is the live status page and ``GET /api/stream`` its server-sent events
+(``libra.observability.live``: at most a few streams at once, one render per second
+shared by all).
+
 The server is small on purpose, because it may face clients that are not friendly:
 an unknown action is answered 404 before anything is counted, so metric labels come
 from a fixed set and no request can add a series; a client has ``http.read_timeout``
@@ -23,7 +27,7 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import structlog
@@ -31,6 +35,7 @@ from aiohttp import web
 
 from libra.core.redaction import scrub
 from libra.kernel.control import TRADING_ACTIONS, KernelControl
+from libra.observability.live import LiveFeed
 from libra.observability.metrics import CONTENT_TYPE, OpsMetrics
 
 
@@ -43,6 +48,8 @@ class OpsEndpoints(Protocol):
     cache_ttl: float
 
     def readiness(self) -> list[str]: ...
+
+    def streams(self) -> Mapping[str, Any]: ...
 
     def status(self) -> dict[str, Any]: ...
 
@@ -87,6 +94,7 @@ class OpsHttpServer:
         # Rendered /metrics and /api/status bodies, reused for ``ops.cache_ttl`` seconds so a
         # burst of requests cannot take the event loop from the kernel (a render is ~0.5 ms).
         self._cache: dict[str, tuple[float, bytes]] = {}
+        self.live = LiveFeed(ops)
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application with every route."""
@@ -97,6 +105,7 @@ class OpsHttpServer:
         app.router.add_get("/api/status", self._status)
         app.router.add_post("/api/control/{action}", self._guard(self._control))
         app.router.add_post("/api/strategies/{strategy_id}/{action}", self._guard(self._strategy))
+        self.live.add_routes(app)
         return app
 
     async def start(self) -> None:
@@ -106,9 +115,11 @@ class OpsHttpServer:
                                keepalive_timeout=http.read_timeout)
         await runner.setup()
         try:
+            self.live.start()
             site = web.TCPSite(runner, http.host, http.port, shutdown_timeout=1.0)
             await site.start()
         except BaseException:
+            await self.live.stop()
             await runner.cleanup()
             raise
         self._runner = runner
@@ -120,6 +131,7 @@ class OpsHttpServer:
         """Stop serving; idempotent."""
         runner, self._runner = self._runner, None
         if runner is not None:
+            await self.live.stop()  # ends open status streams: they must not hold up the stop
             await runner.cleanup()
             _log.info("http.stopped", port=self.port)
 

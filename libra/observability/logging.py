@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import IO
 
 import structlog
@@ -21,7 +22,15 @@ import structlog.tracebacks
 from structlog.types import EventDict, Processor, WrappedLogger
 
 from libra.core.loglevel import LEVELS, current_level, set_level
+from libra.core.logtap import tap
 from libra.core.redaction import REDACTED, register_secrets, scrub_data
+from libra.observability import problems
+from libra.observability.console import (
+    compact_for_terminal,
+    console_renderer,
+    plain,
+    strategy_lines,
+)
 
 
 class _RuntimeState:
@@ -56,20 +65,15 @@ def scrub_secrets(logger: WrappedLogger, method: str, event_dict: EventDict) -> 
     return scrubbed
 
 
-def _text_values(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
-    """Render values that are not plain data as text, so the scrubber sees what is printed."""
-    for key, value in event_dict.items():
-        if not (value is None or isinstance(value, (str, int, float, bool, list, dict))):
-            event_dict[key] = str(value)
-    return event_dict
-
-
 def _stringify(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
-    """Render values JSON has no type for (Decimal, enums, records) as strings."""
+    """Render values that are not plain data (Decimal, enums, records) as text: JSON has
+    no type for them, and the scrubber must see what is printed. Decimals, at any depth,
+    print plain (``libra.observability.console.plain``)."""
     for key, value in event_dict.items():
-        if value is None or isinstance(value, (str, int, float, bool, list, dict)):
+        if value is None or isinstance(value, (str, int, float, bool)):
             continue
-        event_dict[key] = str(value)
+        event_dict[key] = plain(value) if isinstance(value, (Decimal, list, dict, tuple)) \
+            else str(value)
     return event_dict
 
 
@@ -89,7 +93,9 @@ def configure_logging(
         structlog.contextvars.merge_contextvars,
         _add_kernel,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # A terminal shows seconds; JSON keeps microseconds for whoever correlates lines.
+        structlog.processors.TimeStamper(fmt="iso" if use_json else "%Y-%m-%dT%H:%M:%SZ",
+                                         utc=True),
     ]
     renderer: Processor
     if use_json:
@@ -99,14 +105,15 @@ def configure_logging(
             ),
             _stringify,
             scrub_secrets,
+            tap,  # after the scrubber: a forwarded line holds no secret
         ]
         renderer = structlog.processors.JSONRenderer()
     else:
         # The traceback becomes plain text here, before the scrubber; the console
         # renderer's own formatter (rich, with locals) never sees an exception.
-        tail = [structlog.processors.format_exc_info, _text_values, scrub_secrets]
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback)
+        tail = [structlog.processors.format_exc_info, _stringify, scrub_secrets, tap,
+                compact_for_terminal]  # after the tap: a forwarded line keeps every field
+        renderer = console_renderer(colors=stream.isatty())
     structlog.configure(
         processors=[_filter_level, *shared, *tail, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
@@ -115,7 +122,7 @@ def configure_logging(
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name,
-                           structlog.stdlib.ExtraAdder()],
+                           structlog.stdlib.ExtraAdder(), strategy_lines(json=use_json)],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *tail,
@@ -132,6 +139,7 @@ def configure_logging(
     # Third-party libraries are chatty at DEBUG; keep them at INFO or above.
     for name in ("ccxt", "aiohttp", "asyncio", "urllib3"):
         logging.getLogger(name).setLevel(max(current_level(), logging.INFO))
+    problems.install()  # the status page's recent warnings and errors, from boot on
 
 
 __all__ = [

@@ -20,13 +20,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from libra.core.lifecycle import ComponentState
+from libra.kernel.control import link_reports
 
 if TYPE_CHECKING:
     from libra.kernel.control import KernelControl
@@ -38,6 +39,13 @@ _KERNEL_STATES = tuple(state.value for state in ComponentState)
 _RUNNER_STATES = ("created", "running", "stopped", "failed")
 _TRADING_STATES = ("active", "reducing", "halted")
 _CLOSED_KINDS = frozenset({"canceled", "rejected", "expired", "denied"})
+
+
+@runtime_checkable
+class MetricSource(Protocol):
+    """A service whose own metrics ``/metrics`` shows beside the kernel's."""
+
+    def collect_metrics(self) -> Iterable[Metric]: ...
 
 
 class TopicCounter:
@@ -107,6 +115,32 @@ class KernelCollector(Collector):
         yield from self._orders()
         yield from self._gateways()
         yield from self._portfolio()
+        for service in list(getattr(self.kernel, "services", ())):
+            # A service around the kernel (the notifier) keeps series of its own.
+            if isinstance(service, MetricSource):
+                yield from service.collect_metrics()
+        yield from self._links()
+
+    def _links(self) -> Iterable[Metric]:
+        """The links to the outside (the fleet): up, buffered, published, dropped."""
+        reports = link_reports(getattr(self.kernel, "services", ()))
+        if not reports:
+            return
+        up = GaugeMetricFamily("libra_link_up", "1 if the link (fleet) is connected",
+                               labels=["link"])
+        buffered = GaugeMetricFamily("libra_link_buffered_events",
+                                     "Events waiting to be sent on the link", labels=["link"])
+        published = CounterMetricFamily("libra_link_published_events",
+                                        "Events the link's server acknowledged", labels=["link"])
+        dropped = CounterMetricFamily("libra_link_dropped_events",
+                                      "Events dropped because the link's buffer was full",
+                                      labels=["link"])
+        for name, report in reports.items():
+            up.add_metric([name], 1 if report.get("connected") else 0)
+            buffered.add_metric([name], report.get("buffered", 0))
+            published.add_metric([name], report.get("published", 0))
+            dropped.add_metric([name], report.get("dropped", 0))
+        yield from (up, buffered, published, dropped)
 
     def _kernel(self) -> Iterable[Metric]:
         kernel = self.kernel

@@ -98,7 +98,7 @@ def _restart_fields(old: KernelConfig, new: KernelConfig) -> list[str]:
     for name in ("environment", "discover_plugins", "log_plugins"):
         if getattr(old, name) != getattr(new, name):
             out.append(name)
-    for name in ("kernel", "bus"):
+    for name in ("kernel", "bus", "notify"):
         out += changed_fields(getattr(old, name), getattr(new, name), name)
     out += [f for f in changed_fields(old.logging, new.logging, "logging")
             if f not in ("logging.level", "logging.log_orders")]

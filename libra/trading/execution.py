@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from decimal import Decimal
-from logging import INFO, WARNING
+from logging import DEBUG, INFO, WARNING
 from typing import Any, Protocol
 
 import structlog
 
 from libra.core.bus import MessageBus
 from libra.core.cache import Cache
+from libra.core.clock import LiveClock, iso_utc
 from libra.core.config import RiskConfig
 from libra.core.errors import InvalidOrderTransition, OverfillError, StateStoreError
 from libra.core.lifecycle import BaseComponent
@@ -31,6 +32,7 @@ from libra.core.throttle import LogThrottle
 from libra.model.fills import Fill
 from libra.model.identifiers import ClientOrderIdGenerator
 from libra.model.instrument import Instrument
+from libra.model.numbers import display, display_money
 from libra.model.order_events import (
     OrderCanceled,
     OrderDenied,
@@ -189,8 +191,9 @@ class ExecutionEngine(BaseComponent):
         self._count("submitted")
         if self.store is not None:
             self.store.record_order(order)  # the intent is durable before the order leaves
-        if self.log_orders and is_enabled(INFO):
-            self._log.info("order.submitted", **_order_fields(order))
+        # The fill line says what happened; submitted and accepted are for debugging.
+        if self.log_orders and is_enabled(DEBUG):
+            self._log.debug("order.submitted", **self._order_fields(order))
         self._publish(order, OrderSubmitted.from_order(order, now))
         self.pending.append((_SUBMIT, order))
         self._wake()
@@ -213,7 +216,7 @@ class ExecutionEngine(BaseComponent):
             if self.log_orders and is_enabled(WARNING):
                 repeated = self._denial_log.due((order.strategy_id, rule))
                 if repeated is not None:
-                    self._log.warning("order.denied", **_order_fields(order), reason=reason,
+                    self._log.warning("order.denied", **self._order_fields(order), reason=reason,
                                       repeated_since_last=repeated)
         self._publish(order, OrderDenied.from_order(order, now, reason=reason))
 
@@ -298,7 +301,7 @@ class ExecutionEngine(BaseComponent):
 
     def _on_command_failed(self, command: str, order: Order, exc: Exception) -> None:
         reason = f"gateway error: {type(exc).__name__}: {exc}"
-        self._log.error(f"order.{command}_failed", **_order_fields(order), error=reason)
+        self._log.error(f"order.{command}_failed", **self._order_fields(order), error=reason)
         now = self.clock.timestamp_ns()
         if command == _SUBMIT:
             self.on_order_event(OrderRejected.from_order(order, now, reason=reason))
@@ -327,7 +330,7 @@ class ExecutionEngine(BaseComponent):
         except (InvalidOrderTransition, OverfillError, ValueError) as exc:
             # ValueError: a fill that does not fit the order (side, quantity).
             self._count("invalid")
-            self._log.warning("order.event_refused", **_order_fields(order),
+            self._log.warning("order.event_refused", **self._order_fields(order),
                               event_kind=event.kind, error=str(exc))
             return
         if not changed:
@@ -338,21 +341,28 @@ class ExecutionEngine(BaseComponent):
         self._count(kind)
         if kind == "filled":
             self._on_fill(order, event)
-        elif self.log_orders and is_enabled(INFO):
+        elif self.log_orders and is_enabled(DEBUG if kind == "accepted" else INFO):
             extra = {"reason": event.reason} if hasattr(event, "reason") else {}
-            self._log.info(f"order.{kind}", **_order_fields(order), **extra)
+            self._log.log(DEBUG if kind == "accepted" else INFO, f"order.{kind}",
+                          **self._order_fields(order), **extra)
         self._record(order, event)
         self._publish(order, event)
 
     def _on_fill(self, order: Order, fill: Fill) -> None:
+        before = self.portfolio.position(fill.strategy_id, fill.symbol)
+        realized_before = _ZERO if before is None else before.realized_pnl
         position = self.portfolio.apply_fill(fill)
         if self.log_orders and is_enabled(INFO):
-            self._log.info(
-                "order.filled", **_order_fields(order), fill_quantity=str(fill.quantity),
-                fill_price=str(fill.price), fee=str(fill.fee), trade_id=fill.trade_id,
-                position=str(position.quantity), realized_pnl=str(position.realized_pnl),
-            )
+            self._log_fill(order, fill, position, position.realized_pnl - realized_before)
         self.risk.on_pnl(self.total_pnl(), self.clock.timestamp_ns())
+
+    def _log_fill(self, order: Order, fill: Fill, position: Any, realized: Decimal) -> None:
+        self._log.info("order.filled", **_fill_fields(
+            order, fill, position, realized, self.cache.instrument(fill.symbol),
+            live=isinstance(self.clock, LiveClock)))
+
+    def _order_fields(self, order: Order) -> dict[str, Any]:
+        return _order_fields(order, self.cache.instrument(order.symbol))
 
     def _record(self, order: Order, event: Any) -> None:
         if self.store is not None:
@@ -385,37 +395,85 @@ class ExecutionEngine(BaseComponent):
         return total
 
     def summary(self) -> dict[str, Any]:
-        """Return orders, positions and PnL as plain data (heartbeat, status)."""
-        positions = {
-            f"{p.strategy_id}:{p.symbol}": {
-                "quantity": str(p.quantity),
-                "avg_entry_price": str(p.avg_entry_price),
-                "realized_pnl": str(p.realized_pnl),
-                "unrealized_pnl": str(self.portfolio.unrealized_pnl_of(p)),
-                "fees": str(p.fees),
+        """Return orders, positions and PnL as plain data (heartbeat, status).
+
+        Numbers are strings at the instrument's precision (quantities, prices) or the
+        quote currency's (money); ``pnl`` is in ``pnl_currency`` when every position
+        shares one quote currency (else that key is absent and the sum is a plain number).
+        """
+        positions = {}
+        quotes = set()
+        for p in self.portfolio.positions():
+            instrument = self.cache.instrument(p.symbol)
+            tick = None if instrument is None else instrument.tick_size
+            lot = None if instrument is None else instrument.lot_size
+            quotes.add(p.quote)
+            positions[f"{p.strategy_id}:{p.symbol}"] = {
+                "quantity": display(p.quantity, lot),
+                "avg_entry_price": display(p.avg_entry_price, tick),
+                "realized_pnl": display_money(p.realized_pnl, p.quote),
+                "unrealized_pnl": display_money(self.portfolio.unrealized_pnl_of(p), p.quote),
+                "fees": display_money(p.fees, p.quote),
+                "currency": p.quote,
             }
-            for p in self.portfolio.positions()
-        }
+        currency = quotes.pop() if len(quotes) == 1 else None
+        money = {"pnl": display_money(self.total_pnl(), currency) if currency
+                 else display(self.total_pnl())}
+        if currency:
+            money["pnl_currency"] = currency
         return {
             "orders": dict(self.counts),
             "open_orders": self.cache.open_order_count(),
             "positions": positions,
-            "pnl": str(self.total_pnl()),
+            **money,
             "risk": self.risk.snapshot(),
         }
 
 
-def _order_fields(order: Order) -> dict[str, Any]:
+
+def _fill_fields(order: Order, fill: Fill, position: Any, realized: Decimal,
+                 instrument: Instrument | None, *, live: bool) -> dict[str, Any]:
+    """Return one line's fields that tell the whole fill, at the instrument's precision.
+
+    ``realized_pnl`` is what this fill realized (zero when it opens or adds);
+    ``position_realized_pnl`` the position's running total. The venue's execution time
+    is ``venue_time`` live and ``market_time`` in a replay (the data's time).
+    """
+    tick = lot = None
+    quote = position.quote
+    if instrument is not None:
+        tick, lot, quote = instrument.tick_size, instrument.lot_size, instrument.quote
     return {
+        "client_order_id": order.client_order_id, "strategy_id": order.strategy_id,
+        "symbol": fill.symbol, "side": fill.side.value,
+        "fill_quantity": display(fill.quantity, lot), "fill_price": display(fill.price, tick),
+        "fee": display_money(fill.fee, fill.fee_currency), "fee_currency": fill.fee_currency,
+        "position": display(position.quantity, lot),
+        "realized_pnl": display_money(realized, quote),
+        "position_realized_pnl": display_money(position.realized_pnl, quote),
+        "quote_currency": quote,
+        "filled": f"{display(order.filled_quantity, lot)}/{display(order.quantity, lot)}",
+        "status": order.status.value, "order_type": order.type.value,
+        "trade_id": fill.trade_id,
+        "venue_time" if live else "market_time": iso_utc(fill.ts_event),
+    }
+
+
+def _order_fields(order: Order, instrument: Instrument | None) -> dict[str, Any]:
+    tick = None if instrument is None else instrument.tick_size
+    lot = None if instrument is None else instrument.lot_size
+    fields = {
         "client_order_id": order.client_order_id,
         "strategy_id": order.strategy_id,
         "symbol": order.symbol,
         "side": order.side.value,
         "order_type": order.type.value,
-        "quantity": str(order.quantity),
-        "price": None if order.price is None else str(order.price),
+        "quantity": display(order.quantity, lot),
         "status": order.status.value,
     }
+    if order.price is not None:  # a market order has none: no "price=None" on its lines
+        fields["price"] = display(order.price, tick)
+    return fields
 
 
 __all__ = ["ExecutionEngine", "OrderCanceled"]

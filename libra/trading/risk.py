@@ -75,6 +75,8 @@ class RiskEngine:
         self._recent_denials: dict[str, deque[int]] = {}
         self._in_a_row: dict[str, int] = {}
         self.state = TradingState(config.trading_state)
+        #: Called with (previous, new, reason) after each change of ``state`` (notifiers).
+        self.state_listeners: list[Callable[[TradingState, TradingState, str], None]] = []
         self._global_rate = (
             _RateLimiter(config.max_orders_per_second_global)
             if config.max_orders_per_second_global
@@ -93,7 +95,12 @@ class RiskEngine:
         if new is not self.state:
             self._log.warning("risk.trading_state_changed", from_state=self.state.value,
                               to_state=new.value, reason=reason)
-            self.state = new
+            previous, self.state = self.state, new
+            for listener in self.state_listeners:
+                try:
+                    listener(previous, new, reason)
+                except Exception:  # an observer may not undo an operator's halt
+                    self._log.exception("risk.state_listener_failed")
 
     def update_config(self, config: RiskConfig) -> None:
         """Apply new limits (a reload); the trading state follows only an explicit change."""

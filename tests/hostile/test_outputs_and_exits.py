@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from libra.backtest.executors import evaluate
 from libra.cli._runtime import fail
 from libra.core.config import load_config
-from libra.core.redaction import register_secrets
+from libra.core.redaction import REDACTED, register_secrets, scrub
 from libra.gateways.paper.config import ReplayFileConfig
 from libra.gateways.replay import load_replay_events
 from libra.observability.logging import configure_logging
@@ -185,3 +185,18 @@ async def test_the_optimizer_fails_a_trial_whose_strategy_failed(tmp_path: Path)
     outcome = await evaluate({"number": 0, "params": {}, "config": raw, "strategy": "s1"})
     assert "ended FAILED" in outcome.get("error", "")
     assert "metrics" not in outcome
+
+
+@pytest.mark.parametrize("text", [
+    "Authorization: Bearer 3f9c0a7e1b2d4c6e",
+    "header Basic dXNlcjpwYXNzd29yZA==",
+    "Bearer abcdefghijklmnopqrstuvwxyz",
+])
+def test_an_unknown_bearer_credential_is_scrubbed(text: str) -> None:
+    assert scrub(text).endswith(REDACTED), scrub(text)
+
+
+@pytest.mark.parametrize("text", ["missing bearer token", "wrong bearer token",
+                                  "use a Bearer token in the header"])
+def test_prose_about_a_bearer_token_is_left_readable(text: str) -> None:
+    assert scrub(text) == text

@@ -40,7 +40,7 @@ from libra.gateways.ccxt.parse import (
 from libra.gateways.ccxt.ratelimit import VenueBackoff
 from libra.gateways.ccxt.streams import Backoff, TaskSet
 from libra.model.fills import Fill
-from libra.model.numbers import to_plain_string
+from libra.model.numbers import display, to_plain_string
 from libra.model.order_events import (
     OrderAccepted,
     OrderCanceled,
@@ -378,7 +378,7 @@ class CCXTExecution:
         if tracked.filled + fill.quantity > tracked.order.quantity:
             self._count("overfills")
             self.gw.logger.warning("order.overfill_ignored", client_order_id=fill.client_order_id,
-                                trade_id=fill.trade_id, quantity=str(fill.quantity))
+                                trade_id=fill.trade_id, quantity=display(fill.quantity))
             return
         self.seen_trades.add(key)
         tracked.trade_ids.add(fill.trade_id)

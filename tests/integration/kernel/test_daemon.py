@@ -75,7 +75,8 @@ def test_signal_stops_in_order_and_exits_zero(tmp_path, daemons, sig):
     stopping = events.index("kernel.stopping")
     shutdown = next(
         i for i, r in enumerate(daemon.records())
-        if r["event"].startswith("sma_cross shutting down")
+        if r["event"] == "strategy.log" and r["strategy_id"] == "sma-btc"
+        and r["message"].startswith("sma_cross shutting down")
     )
     stopped_strategy = events.index("strategy.stopped")
     disconnected = events.index("gateway.disconnected")
@@ -105,7 +106,7 @@ def test_second_signal_forces_exit(tmp_path, daemons):
     daemon = start(daemons, config)
     daemon.wait_event("kernel.started")
     daemon.signal(signal.SIGTERM)
-    daemon.wait_for(lambda r: r.get("event") == "hanging in shutdown")
+    daemon.wait_for(lambda r: r.get("message") == "hanging in shutdown")
     daemon.signal(signal.SIGTERM)
     assert daemon.finish(timeout=15) == 130
     assert "kernel.forced_stop" in daemon.events()

@@ -42,6 +42,7 @@ FAST = {
     "LIBRA__STRATEGIES__0__PARAMS__QUANTITY": "0.01",
     "LIBRA__KERNEL__RECONCILE_CONFIRM_DELAY": "0",
     "LIBRA__LOGGING__HEARTBEAT_INTERVAL": "0.2",
+    "LIBRA__LOGGING__LEVEL": "debug",  # order.submitted, a moment to kill at, is debug
 }
 
 

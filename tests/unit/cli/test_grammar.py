@@ -12,7 +12,7 @@ import pytest
 
 from libra.cli import build_parser, main
 from libra.cli.ctl import render_status
-from libra.cli.state import iso_utc
+from libra.core.clock import iso_utc
 from libra.persistence import StateStore
 from libra.testing import factories
 
@@ -158,8 +158,9 @@ STATUS = {
     "orders": {"submitted": 10, "filled": 8},
     "positions": {"sma:BTC/USD": {"quantity": "0.01", "avg_entry_price": "30000",
                                   "realized_pnl": "-1.5", "unrealized_pnl": "2.25",
-                                  "fees": "0.3"}},
+                                  "fees": "0.30", "currency": "USD"}},
     "pnl": "0.75",
+    "pnl_currency": "USD",
     "balances": {"paper": {"USD": "1000000"}},
     "portfolio": {"balances": {"paper": {"USD": "1000000"}}, "positions": [], "pnl": {}},
     "open_order_list": [],
@@ -178,9 +179,11 @@ def test_ctl_status_summary_is_short_and_names_what_matters() -> None:
     assert "paper: connected" in text
     assert "sma: running, 1200 events, 1 errors" in text
     assert "open orders: 2" in text
-    assert "sma BTC/USD: quantity 0.01" in text
-    assert "unrealized PnL 2.25" in text
-    assert "PnL: 0.75" in text
+    header = next(line for line in lines if "unrealized PnL" in line).split()
+    assert header[:3] == ["strategy", "symbol", "quantity"]
+    assert next(line for line in lines if "BTC/USD" in line).split() == [
+        "sma", "BTC/USD", "0.01", "30000", "-1.5", "2.25", "0.30", "USD"]
+    assert "PnL: 0.75 USD" in text
     assert "{" not in text
 
 

@@ -462,7 +462,7 @@ async def test_flatten_reports_a_close_the_venue_refused(make_desk):
 
     assert not report["ok"]
     assert report["positions_left"] == [
-        {"strategy_id": "s1", "symbol": "BTC/USDT", "quantity": "1.000"}]
+        {"strategy_id": "s1", "symbol": "BTC/USDT", "quantity": "1"}]
     assert report["close_orders"][0]["status"] == "denied"
 
 
