@@ -1,7 +1,8 @@
 """``libra ctl``: talk to a running daemon's HTTP API.
 
-The control token is read from an environment variable (``--token-env``, default
-``LIBRA_HTTP_TOKEN``), never from the command line, where ``ps`` would show it.
+The control token is never taken from the command line, where ``ps`` would show it: it
+comes from the environment variable ``--token-env`` names, else from ``http.token`` of
+``--config`` as the daemon reads it (``${VAR}``), else from ``LIBRA_HTTP_TOKEN``.
 The daemon's address: ``--url``, else ``http.host``/``http.port`` of ``--config``,
 else ``$LIBRA_URL``, else ``http://127.0.0.1:8080``.
 
@@ -14,11 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 EXIT_OK = 0
@@ -44,8 +47,9 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
 DESCRIPTION = f"""\
 Query and control a running daemon over its HTTP API.
 
-The control token is read from an environment variable (--token-env, default
-{TOKEN_ENV}), never from the command line, where ps would show it.
+The control token is never taken from the command line, where ps would show it:
+it comes from the variable --token-env names, else from http.token of --config as the
+daemon reads it (e.g. ${{VAR}}), else from {TOKEN_ENV}.
 The daemon's address: --url, else http.host and http.port of --config,
 else $LIBRA_URL, else {DEFAULT_URL}.
 
@@ -77,9 +81,11 @@ def register(subparsers: Any) -> None:
                      help="daemon URL (default: from --config, else $LIBRA_URL, else "
                           f"{DEFAULT_URL})")
     ctl.add_argument("--config", "-c", default=None, metavar="FILE",
-                     help="take the URL from this config file's [http] section")
-    ctl.add_argument("--token-env", default=TOKEN_ENV, metavar="NAME",
-                     help=f"environment variable holding the token (default: {TOKEN_ENV})")
+                     help="take the URL and the token from this config file's [http] section "
+                          "(the token as the daemon reads it, e.g. from ${VAR})")
+    ctl.add_argument("--token-env", default=None, metavar="NAME",
+                     help="environment variable holding the token (default: the one "
+                          f"http.token of --config reads, else {TOKEN_ENV})")
     ctl.add_argument("--timeout", type=float, default=5.0, help="seconds (default: 5)")
     actions = ctl.add_subparsers(dest="ctl_command", required=True, metavar="COMMAND")
     for name in COMMANDS:
@@ -121,6 +127,33 @@ def resolve_url(args: argparse.Namespace) -> str:
     return os.environ.get("LIBRA_URL", DEFAULT_URL).rstrip("/")
 
 
+def resolve_token(args: argparse.Namespace) -> tuple[str, str]:
+    """Return the control token and where it was looked for (for the error when empty).
+
+    ``--token-env NAME`` reads that variable. Otherwise, with ``--config``, the token is
+    the config's ``http.token`` as the daemon resolves it (``${VAR}`` from this process's
+    environment), so the operator names no variable twice. Else ``$LIBRA_HTTP_TOKEN``.
+
+    Raises:
+        ConfigError: the config file is invalid.
+    """
+    if args.token_env is None and args.config:
+        from libra.core.config import load_config, read_config_file
+
+        token = load_config(args.config).http.token
+        raw = read_config_file(Path(args.config)).get("http", {})
+        named = _VARIABLE.match(str(raw.get("token", ""))) if isinstance(raw, dict) else None
+        where = f"the environment variable {named.group(1)}" if named else "http.token"
+        return (token.get_secret_value() if token is not None else "",
+                f"{where} (http.token of {args.config})")
+    name = args.token_env or TOKEN_ENV
+    return os.environ.get(name, ""), f"the environment variable {name}"
+
+
+#: ``${VAR}`` or ``${VAR:-default}``: the variable a config's token is read from.
+_VARIABLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-.*)?\}$")
+
+
 def cmd_ctl(args: argparse.Namespace) -> int:
     """Send one request for ``args.ctl_command``; print the answer; return the exit code."""
     from libra.core.errors import ConfigError
@@ -129,14 +162,14 @@ def cmd_ctl(args: argparse.Namespace) -> int:
     if "{id}" in path:
         path = path.replace("{id}", urllib.parse.quote(args.strategy_id, safe=""))
     headers = {"Accept": "application/json"}
-    if needs_token:
-        token = os.environ.get(args.token_env, "")
-        if not token:
-            print(f"libra ctl: error: {args.ctl_command} needs a token in the environment "
-                  f"variable {args.token_env}", file=sys.stderr)
-            return EXIT_USAGE
-        headers["Authorization"] = f"Bearer {token}"
     try:
+        if needs_token:
+            token, source = resolve_token(args)
+            if not token:
+                print(f"libra ctl: error: {args.ctl_command} needs a token: {source} is not "
+                      "set", file=sys.stderr)
+                return EXIT_USAGE
+            headers["Authorization"] = f"Bearer {token}"
         url = resolve_url(args) + path
     except ConfigError as exc:
         print(f"libra ctl: error: {exc}", file=sys.stderr)

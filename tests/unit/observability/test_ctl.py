@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from libra.cli.ctl import EXIT_FAILED, EXIT_USAGE, main, resolve_url
+from libra.cli.ctl import EXIT_FAILED, EXIT_USAGE, main, resolve_token, resolve_url
 
 
 def free_port() -> int:
@@ -55,3 +55,23 @@ def test_read_commands_need_no_token(command, monkeypatch, capsys):
     monkeypatch.delenv("LIBRA_HTTP_TOKEN", raising=False)
     url = f"http://127.0.0.1:{free_port()}"
     assert main(["--url", url, "--timeout", "2", command]) == EXIT_FAILED  # unreachable, not 2
+
+
+def test_the_token_comes_from_the_config_as_the_daemon_reads_it(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "libra.toml"
+    config.write_text('[http]\nenabled = true\nport = 9123\ntoken = "${DESK_TOKEN}"\n')
+
+    def token(**values: object) -> tuple[str, str]:
+        return resolve_token(argparse.Namespace(**{"token_env": None, "config": None,
+                                                    **values}))
+
+    monkeypatch.setenv("DESK_TOKEN", "desk-secret-1")
+    monkeypatch.setenv("LIBRA_HTTP_TOKEN", "default-secret-2")
+    monkeypatch.setenv("OTHER", "other-secret-3")
+    assert token(config=str(config))[0] == "desk-secret-1"
+    assert token()[0] == "default-secret-2"
+    assert token(config=str(config), token_env="OTHER")[0] == "other-secret-3"
+    monkeypatch.delenv("DESK_TOKEN")
+    # Unset: the error names the variable the config reads, and no request is sent.
+    assert main(["--config", str(config), "halt"]) == EXIT_USAGE
+    assert "DESK_TOKEN" in capsys.readouterr().err
