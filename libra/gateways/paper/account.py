@@ -78,8 +78,11 @@ class PaperAccount:
         if vo.price is not None:
             return vo.price
         touch = market.ask if vo.is_buy else market.bid
-        price = touch or market.last or vo.trigger_price
-        assert price is not None
+        # The venue refused the order if it knew no price at all (``_refuse``); a one-sided
+        # book (asks only, no trade yet) still gives one, from the other side.
+        price = touch or market.last or vo.trigger_price or market.ask or market.bid
+        if price is None:
+            raise ValueError(f"no price known for {vo.symbol}")
         return price * (1 + self.slip) if vo.is_buy else price
 
     def _release(self, vo: VenueOrder, quantity: Decimal) -> None:

@@ -270,7 +270,8 @@ class MatchingEngine:
             self._next_open.append(vo)
             return []
         price = touch if touch is not None else market.last
-        assert price is not None  # refused on submit otherwise
+        if price is None:  # a one-sided book, no trade yet: no liquidity, canceled as venues do
+            return [self._close(vo, now)]
         return [self._fill(vo, vo.leaves, self.account.slipped(vo, price, instrument), "taker",
                            instrument, now)]
 

@@ -440,3 +440,23 @@ async def test_rounded_order_fills_with_the_rounded_numbers(venue_factory, btc_q
     fill = only_fill(venue)
     assert fill.quantity == D("0.010000")
     assert fill.price == D("39433.62")
+
+
+async def test_a_sell_against_a_book_with_asks_only_is_taken_not_failed(
+        venue_factory):
+    """A one-sided book (no bid yet, no trade) used to trip assertions in the venue: the
+    order failed with "gateway error: AssertionError"."""
+    from libra.model.events import OrderBook
+
+    venue = await venue_factory(BTC_USDT)
+    venue.feed(OrderBook(venue="paper", symbol="BTC/USDT", bids=(),
+                         asks=((D("39433.62"), D("1")),), ts_event=1_610_000_000_000_000_000,
+                         ts_recv=1_610_000_000_000_000_000))
+
+    order = await venue.submit(symbol="BTC/USDT", side="sell", quantity="0.01")
+
+    # No bid to sell to: the venue takes the market order and, finding no liquidity,
+    # cancels it (as a venue expires it), instead of failing with an internal error.
+    assert venue.kinds() == ["submitted", "accepted", "canceled"]
+    assert order.status is OrderStatus.CANCELED
+    assert_books_agree(venue)
