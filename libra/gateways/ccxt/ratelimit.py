@@ -76,12 +76,20 @@ class VenueBackoff:
         return True
 
     def install(self, exchange: Any) -> None:
-        """Make every REST request of the ccxt client ``exchange`` wait for this backoff."""
-        fetch, on_response = exchange.fetch, exchange.on_rest_response
+        """Make every REST request of the ccxt client ``exchange`` wait for this backoff.
 
-        async def gated_fetch(url: str, method: str = "GET", headers: Any = None,
-                              body: Any = None) -> Any:
+        The wait is before ccxt signs the request (``fetch2`` signs, then calls ``fetch``):
+        a request signed and then held back for a ``Retry-After`` would leave with an old
+        timestamp, and the venue refuses it (Binance: -1021, outside ``recvWindow``).
+        """
+        fetch, fetch2, on_response = exchange.fetch, exchange.fetch2, exchange.on_rest_response
+
+        async def gated_fetch2(*args: Any, **kwargs: Any) -> Any:
             await self.wait()
+            return await fetch2(*args, **kwargs)
+
+        async def observed_fetch(url: str, method: str = "GET", headers: Any = None,
+                                 body: Any = None) -> Any:
             try:
                 return await fetch(url, method, headers, body)
             except Exception as exc:
@@ -99,4 +107,5 @@ class VenueBackoff:
                 self.passed()
             return on_response(code, reason, url, method, response_headers, *rest)
 
-        exchange.fetch, exchange.on_rest_response = gated_fetch, observed
+        exchange.fetch2, exchange.fetch, exchange.on_rest_response = \
+            gated_fetch2, observed_fetch, observed

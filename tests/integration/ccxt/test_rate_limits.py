@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from libra.gateways.ccxt.config import CCXTGatewayConfig
 from libra.model.orders import OrderStatus
 from libra.testing.contract import eventually
+from libra.testing.exchange import ccxt_config_for
 
 ORDER = "/api/v3/order"
 
@@ -55,3 +56,17 @@ async def test_a_cancel_waits_out_a_rate_limit(exchange, venue):
 def test_the_submit_deadline_is_bounded(deadline):
     with pytest.raises(ValidationError, match="submit_deadline"):
         CCXTGatewayConfig(exchange="binance", submit_deadline=deadline)
+
+
+async def test_a_request_held_back_by_a_rate_limit_is_signed_when_it_leaves(exchange,
+                                                                            make_venue):
+    # A 1 s receive window: a request signed before a 2 s wait would be refused (-1021).
+    options = {**ccxt_config_for(exchange)["options"], "recvWindow": 1000}
+    venue = await make_venue(ccxt_options=options)
+    exchange.faults.http_status(429, retry_after=2, path=ORDER, method="POST")
+    first = await venue.submit()
+    await eventually(lambda: len(exchange.request_times("POST", ORDER)) == 1)
+    # A signed read while every request waits: it must be signed when it leaves.
+    reports = await venue.gateway.fetch_open_orders()
+    assert isinstance(reports, list)
+    await eventually(lambda: first.status is OrderStatus.FILLED, timeout=10)
