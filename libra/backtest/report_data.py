@@ -21,21 +21,9 @@ import numpy as np
 
 from libra.backtest.stats import NS_PER_SECOND, TradeRecord
 from libra.core.redaction import scrub, scrub_data
+from libra.model.numbers import currency_places
 
-_TWO_PLACES = frozenset({
-    "USD", "EUR", "GBP", "CHF", "CAD", "AUD", "USDT", "USDC", "BUSD", "DAI", "TUSD", "FDUSD",
-    "USDP", "PYUSD",
-})
-_NO_PLACES = frozenset({"JPY", "KRW"})
 _UNTAGGED = "(no tag)"
-
-
-def currency_places(currency: str) -> int:
-    """Return how many decimal places money in ``currency`` is shown with."""
-    code = currency.upper()
-    if code in _NO_PLACES:
-        return 0
-    return 2 if code in _TWO_PLACES else 8
 
 
 def format_money(value: Decimal | float | None, currency: str | None = None,
