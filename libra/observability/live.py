@@ -167,10 +167,10 @@ class LiveFeed:
 
     def _render_failed(self) -> None:
         # Logged at most once a minute: a bug here must not flood the log each tick.
-            now = time.monotonic()
-            if now - self._failure_logged_at > 60:
-                self._failure_logged_at = now
-                _log.exception("status_page.render_failed")
+        now = time.monotonic()
+        if now - self._failure_logged_at > 60:
+            self._failure_logged_at = now
+            _log.exception("status_page.render_failed")
 
     def _render(self) -> None:
         """Render the snapshot once for every stream; wake them when it changed."""
