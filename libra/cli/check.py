@@ -76,4 +76,10 @@ def cmd_lookahead(args: argparse.Namespace) -> int:
     if found:
         return fail(f"lookahead: {found} decisions change when the future is hidden",
                     EXIT_FAILURE)
+    # A strategy that placed no order in the window was not checked: not a pass.
+    unchecked = [r.strategy_id for r in reports if not r.compared]
+    if unchecked:
+        return fail(f"lookahead: strategies {', '.join(unchecked)} made no decision to compare "
+                    "in the data; the check cannot tell (a longer window, or --samples)",
+                    EXIT_FAILURE)
     return EXIT_OK

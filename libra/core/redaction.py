@@ -69,11 +69,6 @@ def register_secrets(secrets: Iterable[str]) -> None:
     _known.add(secrets)
 
 
-def forget_secrets() -> None:
-    """Forget every registered secret (a test resets the process-wide registry)."""
-    _known.values = ()
-
-
 def scrub(text: str) -> str:
     """Return ``text`` without known secrets, URL credentials or secret parameter values."""
     for secret in _known.values:

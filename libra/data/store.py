@@ -168,14 +168,6 @@ def merge_candle_tables(old: Any, new: Any) -> Any:
     return ordered.filter(keep)
 
 
-def merge_candles(old: Sequence[Candle], new: Sequence[Candle]) -> list[Candle]:
-    """Return ``old`` and ``new`` as one sorted list, one candle per open time (new wins)."""
-    by_time: dict[int, Candle] = {int(row[0]): row for row in old}
-    for row in new:
-        by_time[int(row[0])] = row
-    return [by_time[t] for t in sorted(by_time)]
-
-
 def write_candles(path: Path, candles: Sequence[Candle], *, exchange: str, symbol: str,
                   timeframe: str) -> None:
     """Write ``candles`` (sorted, unique open times) to ``path`` atomically."""

@@ -139,11 +139,6 @@ def _text_line(line: EventDict, text: str) -> EventDict:
     return out
 
 
-def _short_time(iso: Any) -> Any:
-    """``2022-01-01T00:59:00.000Z`` -> ``2022-01-01T00:59:00Z`` (bars have no milliseconds)."""
-    return iso.replace(".000Z", "Z") if isinstance(iso, str) else iso
-
-
 def _minutes(iso: Any) -> Any:
     """``2022-01-01T00:59:00.000Z`` -> ``2022-01-01 00:59`` (UTC, to the minute)."""
     return f"{iso[:10]} {iso[11:16]}" if isinstance(iso, str) and len(iso) >= 16 else iso

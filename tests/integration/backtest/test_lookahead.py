@@ -112,3 +112,15 @@ def test_freqtrade_strategy_with_shift_minus_one_is_found(tmp_path, candles, cap
     rows = [LINE.match(line) for line in out.out.splitlines() if LINE.match(line)]
     assert rows
     assert all(row[2] == "hold" and row[3] != "hold" for row in rows)
+
+
+def test_a_strategy_that_never_decides_is_not_passed(tmp_path, candles, capsys):
+    # Nothing to compare is not "no lookahead": the check says it could not tell, exit 1.
+    strategy = """[[strategies]]
+id = "quiet"
+plugin = "libra.testing.factories:RecordingStrategy"
+symbols = ["ETH/BTC"]"""
+    code, out = _check(_config(tmp_path, candles, strategy), capsys, "--samples", "2")
+    assert code == 1
+    assert "quiet" in out.err
+    assert "no decision to compare" in out.err

@@ -9,7 +9,6 @@ noise digits.
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import re
@@ -18,10 +17,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from daemon_process import Daemon
 
 from libra.model.numbers import display, display_money
 
@@ -51,8 +52,10 @@ params = { fast = 3, slow = 8, quantity = "0.05" }
 """
 
 
-def _run_on_terminal(config: Path, seconds: float) -> list[str]:
-    """Run ``libra run`` with stdout on a pseudo-terminal; return its lines, colours cut."""
+def _run_on_terminal(config: Path, enough: Callable[[str], bool],
+                     timeout: float = 60.0) -> list[str]:
+    """Run ``libra run`` with stdout on a pseudo-terminal until ``enough(text so far)``,
+    then Ctrl-C; return its lines, colours cut."""
     parent, child = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "libra", "run", "--config", str(config)],
@@ -61,11 +64,12 @@ def _run_on_terminal(config: Path, seconds: float) -> list[str]:
     )
     os.close(child)
     chunks: list[bytes] = []
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + timeout
     stopping = False
     try:
         while True:
-            if not stopping and time.monotonic() > deadline:
+            if not stopping and (time.monotonic() > deadline or enough(
+                    ANSI.sub("", b"".join(chunks).decode("utf-8", "replace")))):
                 proc.send_signal(signal.SIGINT)
                 stopping = True
             ready, _, _ = select.select([parent], [], [], 0.1)
@@ -92,7 +96,9 @@ def _run_on_terminal(config: Path, seconds: float) -> list[str]:
 def terminal_lines(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     config = tmp_path_factory.mktemp("console") / "libra.toml"
     config.write_text(CONFIG)
-    return _run_on_terminal(config, seconds=4.0)
+    # Until three fills and two heartbeats are on the screen (or a minute has passed).
+    return _run_on_terminal(config, lambda text: text.count("] fill ") >= 3
+                            and text.count("] heartbeat ") >= 2)
 
 
 def test_a_fill_is_one_line_that_tells_the_whole_fill(terminal_lines: list[str]) -> None:
@@ -149,13 +155,23 @@ def test_json_lines_carry_quantized_numbers_and_a_strategy_id(tmp_path: Path) ->
     config = tmp_path / "libra.toml"
     config.write_text(CONFIG.replace("heartbeat_interval = 0.3",
                                      "heartbeat_interval = 0.3\nformat = \"json\""))
-    proc = subprocess.Popen([sys.executable, "-m", "libra", "run", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
-    time.sleep(4.0)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    records = [json.loads(line) for line in out.decode().splitlines()]
+    daemon = Daemon(config, cwd=tmp_path)
+    try:
+        # Run until a position has opened and closed twice (its fills) and a heartbeat came.
+        closing = 0
+
+        def enough(record: dict[str, Any]) -> bool:
+            nonlocal closing
+            if record.get("event") == "order.filled" and record.get("position") == "0":
+                closing += 1
+            return closing >= 2 and "kernel.heartbeat" in daemon.events()
+
+        daemon.wait_for(enough, timeout=60)
+        daemon.signal(signal.SIGINT)
+        assert daemon.finish() == 0, daemon.stderr_text()
+        records = daemon.records()
+    finally:
+        daemon.close()
     for record in records:
         for number in _numbers(record):
             assert not NOISY_NUMBER.search(number), (record["event"], number)
